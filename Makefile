@@ -1,0 +1,61 @@
+# Two commands matter:  make dev  (the whole system on http://127.0.0.1:3000)  and  make test.
+# Both set up what they need on a fresh machine (Python 3.11+, make; no Docker, no AWS account).
+PYTHON  ?= python3
+VENV    := .venv
+SAMVENV := .venv-sam
+BIN     := $(VENV)/bin
+SAM     := $(SAMVENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: setup dev test lint format validate build unit e2e bench clean lock
+
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements-dev.lock -e .
+	touch $@
+
+# aws-sam-cli pins its own boto3/pydantic: it gets its own virtualenv so the app's pins stay the app's.
+$(SAMVENV)/.installed:
+	test -x $(SAMVENV)/bin/python || $(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+setup: $(VENV)/.installed
+
+dev: setup
+	$(BIN)/python -m revisit_dev.stack
+
+test: setup $(SAMVENV)/.installed lint validate build
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: $(SAMVENV)/.installed
+	$(SAM) validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+
+build: $(SAMVENV)/.installed
+	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(SAM) build --template template.yaml --parallel --cached
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+e2e: setup
+	$(BIN)/python -m pytest tests/e2e
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+lock: setup
+	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check > requirements-dev.lock
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis

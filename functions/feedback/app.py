@@ -1,0 +1,53 @@
+"""GET /api/external/feedback (search) and GET /api/external/feedback/export (CSV / JSON lines)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from revisit.domain import feedback
+from revisit.domain.auth import Kind
+from revisit.domain.util import iso
+from revisit.http.app import create_app, json_response, logger, principal, query
+from revisit.http.schemas import FeedbackQuery
+
+app = create_app()
+
+
+def _filters(q: FeedbackQuery) -> feedback.Filters:
+    return feedback.Filters(
+        store_slug=q.storeSlug,
+        from_ts=iso(q.from_) if q.from_ else None,
+        to_ts=iso(q.to) if q.to else None,
+        min_rating=q.minRating,
+        max_rating=q.maxRating,
+        order_id=q.orderId,
+        civ=q.civ,
+        source=q.source,
+        text=q.q,
+    )
+
+
+@app.get("/api/external/feedback")
+def search():
+    caller = principal(app, Kind.API, Kind.OWNER)
+    q = query(app, FeedbackQuery)
+    return json_response(200, feedback.search(caller, _filters(q), q.limit, q.cursor))
+
+
+@app.get("/api/external/feedback/export")
+def export():
+    caller = principal(app, Kind.API, Kind.OWNER)
+    q = query(app, FeedbackQuery)
+    text, next_cursor, rows = feedback.export(caller, _filters(q), q.format, q.cursor)
+    headers = {
+        "Content-Disposition": f'attachment; filename="feedback.{q.format}"',
+        "X-Revisit-Rows": str(rows),
+        "Cache-Control": "no-store",
+    }
+    if next_cursor:
+        headers["X-Revisit-Next-Cursor"] = next_cursor
+    content_type = "text/csv; charset=utf-8" if q.format == "csv" else "application/x-ndjson; charset=utf-8"
+    return Response(status_code=200, content_type=content_type, body=text, headers=headers)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

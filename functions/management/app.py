@@ -1,0 +1,74 @@
+"""Management API: stores and credentials (workspace owner), reusable campaign tokens (owner or API key)."""
+
+from revisit.domain import credentials, tokens, workspaces
+from revisit.domain.auth import Kind
+from revisit.domain.util import iso
+from revisit.http.app import base_url, body, create_app, json_response, logger, principal
+from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore
+
+app = create_app()
+
+
+@app.post("/api/stores")
+def create_store():
+    owner = principal(app, Kind.OWNER)
+    req = body(app, CreateStore)
+    store = workspaces.create_store(owner.workspace_id, req.slug, req.name, req.timezone)
+    return json_response(201, store)
+
+
+@app.get("/api/stores")
+def list_stores():
+    owner = principal(app, Kind.OWNER)
+    return json_response(200, {"items": workspaces.list_stores(owner.workspace_id)})
+
+
+@app.post("/api/keys")
+def create_key():
+    owner = principal(app, Kind.OWNER)
+    req = body(app, CreateKey)
+    shop_id = None
+    if req.kind == "shop":
+        shop_id = workspaces.get_store(owner.workspace_id, req.storeSlug)["shopId"]
+    issued = credentials.issue(owner.workspace_id, Kind(req.kind), req.scope, req.storeSlug, req.label, shop_id)
+    return json_response(201, issued)
+
+
+@app.get("/api/keys")
+def list_keys():
+    owner = principal(app, Kind.OWNER)
+    return json_response(200, {"items": credentials.list_keys(owner.workspace_id)})
+
+
+@app.delete("/api/keys/<key_id>")
+def revoke_key(key_id: str):
+    owner = principal(app, Kind.OWNER)
+    return json_response(200, credentials.revoke(owner.workspace_id, key_id))
+
+
+@app.post("/api/campaigns")
+def create_campaign():
+    caller = principal(app, Kind.OWNER, Kind.API)
+    req = body(app, CreateCampaign)
+    expires = iso(req.expiresAt) if req.expiresAt else None
+    campaign = tokens.create_campaign(
+        caller, req.storeSlug, req.name, req.payload.as_dict(), req.source, expires, req.maxUses, base_url(app)
+    )
+    return json_response(201, campaign)
+
+
+@app.get("/api/campaigns")
+def list_campaigns():
+    caller = principal(app, Kind.OWNER, Kind.API)
+    return json_response(200, {"items": tokens.list_campaigns(caller, base_url(app))})
+
+
+@app.delete("/api/campaigns/<campaign_id>")
+def close_campaign(campaign_id: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    return json_response(200, tokens.close_campaign(caller, campaign_id, base_url(app)))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

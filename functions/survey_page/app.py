@@ -1,0 +1,39 @@
+"""GET /s/{token} - the survey page a customer opens from a link."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from revisit.domain import tokens, workspaces
+from revisit.domain.util import now
+from revisit.http import pages
+from revisit.http.app import create_app, logger
+
+app = create_app()
+
+_CLOSED = {
+    tokens.TokenState.UNKNOWN: (404, "Survey not found", "This survey link does not exist. Please check the link."),
+    tokens.TokenState.USED: (410, "Already answered", "This survey has already been answered. Thank you!"),
+    tokens.TokenState.EXPIRED: (410, "Survey expired", "This survey link has expired."),
+    tokens.TokenState.EXHAUSTED: (410, "Survey closed", "This survey is no longer accepting answers."),
+    tokens.TokenState.CLOSED: (410, "Survey closed", "This survey is no longer accepting answers."),
+}
+
+
+def _html(status: int, html: str) -> Response:
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=html, headers=pages.HEADERS)
+
+
+@app.get("/s/<token>")
+def survey_page(token: str):
+    record = tokens.lookup(token)
+    state = tokens.state_of(record, int(now().timestamp()))
+    if state != tokens.TokenState.OPEN:
+        status, title, text = _CLOSED[state]
+        return _html(status, pages.message(title, text))
+    store = workspaces.cached_store(record["workspaceId"], record["storeSlug"]) or {}
+    name = store.get("name") or record["storeSlug"]
+    return _html(200, pages.survey_form(name, token, "../api/external/public/submit"))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

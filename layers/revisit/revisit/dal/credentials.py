@@ -1,0 +1,72 @@
+"""Credentials: a registry item per key (listing, revocation) and a look-up item per secret hash.
+
+Both are written and revoked together in one transaction, so a listed key and its look-up never
+disagree. Authentication is one GetItem on the look-up item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revisit.dal import keys, table
+
+_LOOKUP_FIELDS = ("keyId", "kind", "scope", "workspaceId", "storeSlug", "revokedAt")
+_REGISTRY_FIELDS = ("keyId", "kind", "scope", "workspaceId", "storeSlug", "prefix", "label", "createdAt", "revokedAt")
+
+
+def create(record: dict[str, Any], secret_hash: str) -> None:
+    """Write the registry and look-up items atomically; the store (if scoped) must exist."""
+    ws = record["workspaceId"]
+    registry = {**keys.key_registry(ws, record["keyId"]), **record, "secretHash": secret_hash}
+    lookup = {**keys.credential(secret_hash), **{k: record[k] for k in _LOOKUP_FIELDS if k in record}}
+    condition_target = keys.store(ws, record["storeSlug"]) if record.get("storeSlug") else keys.workspace(ws)
+    table.transact(
+        [
+            {
+                "ConditionCheck": {
+                    "Key": table.serialize(condition_target),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {"Put": {"Item": table.serialize(registry), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": table.serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+    )
+
+
+def lookup(secret_hash: str) -> dict[str, Any] | None:
+    item = table.get(keys.credential(secret_hash))
+    if not item:
+        return None
+    return {k: item[k] for k in _LOOKUP_FIELDS if k in item}
+
+
+def list_for_workspace(workspace_id: str) -> list[dict[str, Any]]:
+    items = table.query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={
+            ":pk": table.value(keys.ws_pk(workspace_id)),
+            ":p": table.value(keys.key_registry_prefix()),
+        },
+    )
+    return [{k: i[k] for k in _REGISTRY_FIELDS if k in i} for i in items]
+
+
+def get_registry(workspace_id: str, key_id: str) -> dict[str, Any] | None:
+    item = table.get(keys.key_registry(workspace_id, key_id))
+    return item
+
+
+def revoke(workspace_id: str, key_id: str, secret_hash: str, revoked_at: str) -> None:
+    """Mark both items revoked in one transaction; ConditionFailed if already revoked."""
+    update = {
+        "UpdateExpression": "SET revokedAt = :t",
+        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
+        "ExpressionAttributeValues": {":t": table.value(revoked_at)},
+    }
+    table.transact(
+        [
+            {"Update": {"Key": table.serialize(keys.key_registry(workspace_id, key_id)), **update}},
+            {"Update": {"Key": table.serialize(keys.credential(secret_hash)), **update}},
+        ]
+    )

@@ -1,0 +1,111 @@
+"""The one DynamoDB client of a container and the (de)serialisation of items."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from revisit.config import settings
+from revisit.dal import ConditionFailed
+
+_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+# Created once per container (cold start), reused by every invocation.
+client = boto3.client("dynamodb", region_name=_REGION)
+TABLE = settings().table_name
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    """Python dict -> DynamoDB attribute map. ``None`` values are left out."""
+    return {k: _ser.serialize(_wire(v)) for k, v in item.items() if v is not None}
+
+
+def value(v: Any) -> dict[str, Any]:
+    return _ser.serialize(_wire(v))
+
+
+def deserialize(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {k: _plain(_deser.deserialize(v)) for k, v in item.items()}
+
+
+def get(key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+    resp = client.get_item(TableName=TABLE, Key=serialize(key), ConsistentRead=consistent)
+    return deserialize(resp.get("Item"))
+
+
+def put_new(item: dict[str, Any]) -> None:
+    """Put an item that must not exist yet; raise ConditionFailed if it does."""
+    try:
+        client.put_item(TableName=TABLE, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        raise _translate(exc) from None
+
+
+def transact(items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, with TableName filled in; ConditionFailed names the failing items."""
+    for entry in items:
+        for op in entry.values():
+            op.setdefault("TableName", TABLE)
+    try:
+        client.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        raise _translate(exc) from None
+
+
+def query_all(**kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a query, following LastEvaluatedKey (bounded by the caller's key condition)."""
+    kwargs.setdefault("TableName", TABLE)
+    out: list[dict[str, Any]] = []
+    while True:
+        resp = client.query(**kwargs)
+        out.extend(deserialize(i) for i in resp.get("Items", []))
+        last = resp.get("LastEvaluatedKey")
+        if not last:
+            return out
+        kwargs["ExclusiveStartKey"] = last
+
+
+def _translate(exc: ClientError) -> Exception:
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return ConditionFailed(["ConditionalCheckFailed"])
+    if code == "TransactionCanceledException":
+        reasons = [
+            (r.get("Code") if r.get("Code") not in (None, "None") else None)
+            for r in exc.response.get("CancellationReasons", [])
+        ]
+        if any(r == "ConditionalCheckFailed" for r in reasons):
+            return ConditionFailed(reasons)
+    return exc

@@ -1,0 +1,69 @@
+"""Workspaces and their stores (with the store's public NPS shop id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revisit.dal import ConditionFailed, keys, table
+
+_STORE_FIELDS = ("workspaceId", "slug", "name", "timezone", "shopId", "createdAt")
+
+
+def get_workspace(workspace_id: str) -> dict[str, Any] | None:
+    return table.get(keys.workspace(workspace_id))
+
+
+def create_workspace(workspace_id: str, name: str, created_at: str) -> bool:
+    """Create the workspace; False if it already existed (idempotent)."""
+    try:
+        table.put_new(
+            {**keys.workspace(workspace_id), "workspaceId": workspace_id, "name": name, "createdAt": created_at}
+        )
+        return True
+    except ConditionFailed:
+        return False
+
+
+def create_store(store: dict[str, Any]) -> None:
+    """Store and its shop-id look-up item in one transaction; ConditionFailed if the slug is taken."""
+    ws, slug = store["workspaceId"], store["slug"]
+    item = {**keys.store(ws, slug), **{k: store[k] for k in _STORE_FIELDS if k in store}}
+    shop = {**keys.shop(store["shopId"]), "workspaceId": ws, "slug": slug}
+    table.transact(
+        [
+            {
+                "ConditionCheck": {
+                    "Key": table.serialize(keys.workspace(ws)),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {"Put": {"Item": table.serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": table.serialize(shop), "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+    )
+
+
+def get_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
+    item = table.get(keys.store(workspace_id, slug))
+    return _public(item) if item else None
+
+
+def list_stores(workspace_id: str) -> list[dict[str, Any]]:
+    items = table.query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={
+            ":pk": table.value(keys.ws_pk(workspace_id)),
+            ":p": table.value(keys.store_prefix()),
+        },
+    )
+    return [_public(i) for i in items]
+
+
+def store_by_shop_id(shop_id: str) -> dict[str, Any] | None:
+    """Shop id -> (workspaceId, slug): one GetItem."""
+    item = table.get(keys.shop(shop_id))
+    return {"workspaceId": item["workspaceId"], "slug": item["slug"]} if item else None
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in _STORE_FIELDS if k in item}

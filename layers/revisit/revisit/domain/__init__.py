@@ -1,0 +1,1 @@
+"""Domain services: the product's rules. They know neither HTTP nor DynamoDB."""

@@ -1,0 +1,116 @@
+"""Who is calling: credentials -> Principal, and what a principal may touch.
+
+Secrets are looked up by their SHA-256 hash (one GetItem). A positive look-up is cached in the
+container for ``CREDENTIAL_CACHE_SECONDS`` (default 30 s): that is the longest a revoked key keeps
+working in a warm container. Failures are never cached and never say which part was wrong.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from revisit.config import settings
+from revisit.dal import credentials as credentials_dal
+from revisit.domain.util import sha256_hex
+from revisit.errors import Forbidden, Unauthenticated
+
+
+class Kind(StrEnum):
+    OWNER = "owner"  # Authorization: Bearer nk_live_... + x-workspace-id
+    API = "api"  # x-api-key: nk_...
+    PARTNER = "partner"  # X-API-KEY + X-API-SECRET
+    SHOP = "shop"  # shop_id + shop_secret
+
+
+@dataclass(frozen=True)
+class Principal:
+    workspace_id: str
+    kind: Kind
+    scope: str  # "workspace" | "store"
+    store_slug: str | None
+    key_id: str
+
+    def can_access_store(self, slug: str) -> bool:
+        return self.scope == "workspace" or self.store_slug == slug
+
+    def require_store(self, slug: str) -> None:
+        if not self.can_access_store(slug):
+            raise Forbidden()
+
+    def stores_visible(self) -> str | None:
+        """None = every store of the workspace, else the one store this key is bound to."""
+        return None if self.scope == "workspace" else self.store_slug
+
+
+@dataclass(frozen=True)
+class Presented:
+    """Credentials as the caller presented them, independent of headers or query strings."""
+
+    bearer: str | None = None
+    workspace_id: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    shop_id: str | None = None
+    shop_secret: str | None = None
+
+
+_cache: dict[str, tuple[float, dict]] = {}
+
+
+def secret_hash(kind: Kind, secret: str, public_id: str | None = None) -> str:
+    """The stored hash of a secret; pairs (key + secret) hash both parts together."""
+    material = secret if public_id is None else f"{public_id}:{secret}"
+    return sha256_hex(f"{kind.value}:{material}")
+
+
+def _lookup(hash_: str) -> dict | None:
+    ttl = settings().credential_cache_seconds
+    hit = _cache.get(hash_)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
+    record = credentials_dal.lookup(hash_)
+    if record and not record.get("revokedAt"):
+        if ttl > 0:
+            if len(_cache) > 1024:
+                _cache.clear()
+            _cache[hash_] = (now + ttl, record)
+        return record
+    _cache.pop(hash_, None)
+    return None
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def authenticate(presented: Presented, allowed: frozenset[Kind]) -> Principal:
+    """Resolve presented credentials; 401 if unknown/revoked/missing, 403 if of a kind not allowed."""
+    if presented.bearer is not None:
+        kind, hash_ = Kind.OWNER, secret_hash(Kind.OWNER, presented.bearer)
+    elif presented.api_key is not None and presented.api_secret is not None:
+        kind, hash_ = Kind.PARTNER, secret_hash(Kind.PARTNER, presented.api_secret, presented.api_key)
+    elif presented.api_key is not None:
+        kind, hash_ = Kind.API, secret_hash(Kind.API, presented.api_key)
+    elif presented.shop_id is not None and presented.shop_secret is not None:
+        kind, hash_ = Kind.SHOP, secret_hash(Kind.SHOP, presented.shop_secret, presented.shop_id)
+    else:
+        raise Unauthenticated()
+    record = _lookup(hash_)
+    if record is None or record.get("kind") != kind.value:
+        raise Unauthenticated()
+    if kind is Kind.OWNER and not hmac.compare_digest(str(presented.workspace_id or ""), str(record["workspaceId"])):
+        raise Unauthenticated()
+    principal = Principal(
+        workspace_id=record["workspaceId"],
+        kind=kind,
+        scope=record["scope"],
+        store_slug=record.get("storeSlug"),
+        key_id=record["keyId"],
+    )
+    if kind not in allowed:
+        raise Forbidden()
+    return principal

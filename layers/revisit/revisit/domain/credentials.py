@@ -1,0 +1,85 @@
+"""Issuing, listing and revoking credentials.
+
+Every secret has at least 128 bits from the OS CSPRNG, is returned once at creation, and is
+stored only as a SHA-256 hash (see ``auth.secret_hash``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from typing import Any
+
+from revisit.dal import ConditionFailed
+from revisit.dal import credentials as dal
+from revisit.domain.auth import Kind, secret_hash
+from revisit.domain.util import iso, now, random_base62
+from revisit.errors import Conflict, NotFound
+
+PREFIX_LEN = 10
+
+
+def issue(
+    workspace_id: str,
+    kind: Kind,
+    scope: str,
+    store_slug: str | None = None,
+    label: str | None = None,
+    shop_id: str | None = None,
+) -> dict[str, Any]:
+    """Create a credential. Returns the record plus the secret parts, shown only here."""
+    if scope == "store" and not store_slug:
+        raise ValueError("store scope needs a store")
+    key_id = "key_" + random_base62(16)
+    shown: dict[str, str]
+    if kind is Kind.OWNER:
+        token = "nk_live_" + random_base62(32)
+        hash_, prefix, shown = secret_hash(kind, token), token[: PREFIX_LEN + 4], {"token": token}
+    elif kind is Kind.API:
+        key = "nk_" + random_base62(32)
+        hash_, prefix, shown = secret_hash(kind, key), key[:PREFIX_LEN], {"key": key}
+    elif kind is Kind.PARTNER:
+        public, secret = "pk_" + random_base62(24), "sk_" + random_base62(40)
+        hash_, prefix, shown = secret_hash(kind, secret, public), public, {"apiKey": public, "apiSecret": secret}
+    else:  # Kind.SHOP: the public id is the store's shop id
+        if not shop_id:
+            raise ValueError("shop credentials need the store's shop id")
+        secret = secrets.token_hex(16)
+        hash_, prefix, shown = secret_hash(kind, secret, shop_id), shop_id, {"shopId": shop_id, "shopSecret": secret}
+    record = {
+        "keyId": key_id,
+        "kind": kind.value,
+        "scope": scope,
+        "workspaceId": workspace_id,
+        "storeSlug": store_slug if scope == "store" else None,
+        "prefix": prefix,
+        "label": label,
+        "createdAt": iso(now()),
+    }
+    try:
+        dal.create({k: v for k, v in record.items() if v is not None}, hash_)
+    except ConditionFailed as exc:
+        if exc.failed_at(0):
+            what = f"Store '{store_slug}'" if store_slug else f"Workspace {workspace_id}"
+            raise NotFound(
+                f"{what} does not exist.", details=[{"field": "storeSlug", "message": "unknown store"}]
+            ) from None
+        raise Conflict("Credential collision; try again.") from None
+    return {**{k: v for k, v in record.items() if v is not None}, **shown}
+
+
+def list_keys(workspace_id: str) -> list[dict[str, Any]]:
+    return sorted(dal.list_for_workspace(workspace_id), key=lambda r: (r["createdAt"], r["keyId"]))
+
+
+def revoke(workspace_id: str, key_id: str) -> dict[str, Any]:
+    record = dal.get_registry(workspace_id, key_id)
+    if record is None:
+        raise NotFound(f"Key {key_id} does not exist.")
+    if record.get("revokedAt"):
+        return {k: v for k, v in record.items() if k not in ("pk", "sk", "secretHash")}
+    revoked_at = iso(now())
+    with contextlib.suppress(ConditionFailed):  # revoked concurrently: the end state is the same
+        dal.revoke(workspace_id, key_id, record["secretHash"], revoked_at)
+    record["revokedAt"] = record.get("revokedAt") or revoked_at
+    return {k: v for k, v in record.items() if k not in ("pk", "sk", "secretHash")}

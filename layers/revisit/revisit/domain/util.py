@@ -1,0 +1,38 @@
+"""Small shared helpers of the domain: clocks, identifiers, secrets and hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import uuid
+from datetime import UTC, datetime
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """UTC timestamp with millisecond precision and a Z: sortable as a string."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def random_base62(length: int) -> str:
+    """``length`` characters of base62 from the OS CSPRNG (5.95 bits each)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,78 @@
+"""Workspaces and stores."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from revisit.dal import ConditionFailed
+from revisit.dal import workspaces as dal
+from revisit.domain.util import iso, now
+from revisit.errors import Conflict, NotFound, field_error
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+WORKSPACE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def ensure_workspace(workspace_id: str, name: str | None = None) -> bool:
+    """Create the workspace if it does not exist; True when it was created now."""
+    if not WORKSPACE_ID_RE.match(workspace_id):
+        raise field_error("workspaceId", "1-64 letters, digits, '-' or '_'")
+    return dal.create_workspace(workspace_id, name or workspace_id, iso(now()))
+
+
+def create_store(workspace_id: str, slug: str, name: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
+    store = {
+        "workspaceId": workspace_id,
+        "slug": slug,
+        "name": name or slug,
+        "timezone": timezone,
+        "shopId": secrets.token_hex(15),
+        "createdAt": iso(now()),
+    }
+    try:
+        dal.create_store(store)
+    except ConditionFailed as exc:
+        if exc.failed_at(0):
+            raise NotFound(f"Workspace {workspace_id} does not exist.") from None
+        raise Conflict(f"Store '{slug}' already exists in this workspace.") from None
+    return store
+
+
+def get_store(workspace_id: str, slug: str) -> dict[str, Any]:
+    store = dal.get_store(workspace_id, slug)
+    if store is None:
+        raise NotFound(f"Store '{slug}' does not exist.", details=[{"field": "storeSlug", "message": "unknown store"}])
+    return store
+
+
+def find_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
+    return dal.get_store(workspace_id, slug)
+
+
+def list_stores(workspace_id: str) -> list[dict[str, Any]]:
+    return dal.list_stores(workspace_id)
+
+
+def store_by_shop_id(shop_id: str) -> dict[str, Any] | None:
+    return dal.store_by_shop_id(shop_id)
+
+
+_store_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+STORE_CACHE_SECONDS = 300.0
+
+
+def cached_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
+    """A store's public facts (name, time zone) for display, cached in the container for 5 min."""
+    import time
+
+    key = (workspace_id, slug)
+    hit = _store_cache.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    store = dal.get_store(workspace_id, slug)
+    if len(_store_cache) > 1024:
+        _store_cache.clear()
+    _store_cache[key] = (time.monotonic() + STORE_CACHE_SECONDS, store)
+    return store

@@ -1,0 +1,167 @@
+"""Request models of the management API (pydantic v2). Unknown fields are rejected."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime, time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreateStore(Strict):
+    slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-', 1-64 chars")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown IANA time zone") from None
+        return value
+
+
+class CreateKey(Strict):
+    scope: Literal["workspace", "store"]
+    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    kind: Literal["api", "partner", "shop"] = "api"
+    label: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _store_scope(self) -> CreateKey:
+        if self.scope == "store" and not self.storeSlug:
+            raise ValueError("storeSlug is required when scope is 'store'")
+        if self.scope == "workspace" and self.storeSlug:
+            raise ValueError("storeSlug must be left out when scope is 'workspace'")
+        if self.kind == "shop" and self.scope != "store":
+            raise ValueError("shop credentials belong to one store: use scope 'store'")
+        return self
+
+
+# ------------------------------------------------------------------ survey links and feedback
+
+PAYLOAD_MAX_BYTES = 4096
+PAYLOAD_MAX_KEYS = 50
+PAYLOAD_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+Civ = Annotated[str, Field(min_length=1, max_length=256)]
+Rating = Annotated[int, Field(strict=True, ge=1, le=5)]
+
+
+class TokenPayload(BaseModel):
+    """Context that travels with the link: orderId, civ and further string/number/bool fields."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    orderId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    civ: Civ | None = None
+
+    @field_validator("orderId", mode="before")
+    @classmethod
+    def _order_id_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _scalar_fields(self) -> TokenPayload:
+        extra = self.model_extra or {}
+        if len(extra) + 2 > PAYLOAD_MAX_KEYS:
+            raise ValueError(f"at most {PAYLOAD_MAX_KEYS} fields")
+        for key, value in extra.items():
+            if not PAYLOAD_KEY_RE.match(key):
+                raise ValueError(f"field name {key[:70]!r} must be 1-64 letters, digits, '_', '.' or '-'")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{key}: numbers must be finite")
+            if not isinstance(value, (str, int, float, bool)) and value is not None:
+                raise ValueError(f"{key}: only strings, numbers and booleans are allowed")
+            if isinstance(value, str) and len(value) > 1000:
+                raise ValueError(f"{key}: at most 1000 characters")
+        size = len(json.dumps(self.as_dict(), separators=(",", ":")).encode())
+        if size > PAYLOAD_MAX_BYTES:
+            raise ValueError(f"payload is {size} bytes; at most {PAYLOAD_MAX_BYTES}")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class CreateToken(Strict):
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    payload: TokenPayload = Field(default_factory=TokenPayload)
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    expiresInDays: Annotated[int, Field(strict=True, ge=1, le=365)] | None = None
+
+
+class Submit(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=64)]
+    rating: Rating
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+    civ: Civ | None = None
+
+
+class CreateCampaign(Strict):
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    payload: TokenPayload = Field(default_factory=TokenPayload)
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    expiresAt: datetime | None = None
+    maxUses: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] | None = None
+
+
+def _instant(value: Any, end_of_day: bool) -> Any:
+    """Query-string dates: full ISO timestamps, or a day (YYYY-MM-DD: its start, or end for `to`)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = datetime.fromisoformat(value).date()
+        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+    return value
+
+
+class FeedbackQuery(Strict):
+    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    minRating: int | None = Field(default=None, ge=1, le=5)
+    maxRating: int | None = Field(default=None, ge=1, le=5)
+    orderId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    civ: Civ | None = None
+    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    limit: int = Field(default=25, ge=1, le=100)
+    cursor: Annotated[str, Field(max_length=2048)] | None = None
+    format: Literal["csv", "jsonl"] = "csv"
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _from_day(cls, value: Any) -> Any:
+        return _instant(value, end_of_day=False)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to_day(cls, value: Any) -> Any:
+        return _instant(value, end_of_day=True)
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> FeedbackQuery:
+        if self.minRating and self.maxRating and self.minRating > self.maxRating:
+            raise ValueError("minRating must not be above maxRating")
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self

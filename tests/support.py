@@ -1,0 +1,96 @@
+"""Test helpers: load a function's real handler, build API Gateway events from events/ samples."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def function(name: str) -> ModuleType:
+    """functions/<name>/app.py as its own module (every function's module is called app.py)."""
+    spec = importlib.util.spec_from_file_location(f"revisit_fn_{name}", ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample_event(name: str) -> dict[str, Any]:
+    return json.loads((ROOT / "events" / f"{name}.json").read_text())
+
+
+class Context:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    log_group_name = "/aws/lambda/test-function"
+    log_stream_name = "test"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    resource: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    path_params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A REST (v1) proxy event shaped like the samples in events/."""
+    event = copy.deepcopy(sample_event("token"))
+    hdrs = {k: v for k, v in event["headers"].items() if k.lower() in ("host", "user-agent", "x-forwarded-for")}
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+    hdrs.update(headers or {})
+    event.update(
+        resource=resource or path,
+        path=path,
+        httpMethod=method,
+        headers=hdrs,
+        multiValueHeaders={k: [v] for k, v in hdrs.items()},
+        queryStringParameters=query or None,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+        pathParameters=path_params,
+        body=None if body is None else (body if isinstance(body, str) else json.dumps(body)),
+    )
+    event["requestContext"].update(resourcePath=resource or path, httpMethod=method, path=f"/dev{path}")
+    return event
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def invoke(function_name: str, event: dict[str, Any]) -> Reply:
+    out = function(function_name).lambda_handler(event, Context())
+    headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
+    for k, v in (out.get("multiValueHeaders") or {}).items():
+        headers.setdefault(k.lower(), v[-1])
+    assert "Traceback" not in (out.get("body") or "")
+    return Reply(out["statusCode"], headers, out.get("body") or "")
