@@ -1,10 +1,11 @@
-"""Management API: stores and credentials (workspace owner), reusable campaign tokens (owner or API key)."""
+"""Management API: stores and credentials (owner); campaigns and surveys (owner or API key)."""
 
-from revisit.domain import credentials, tokens, workspaces
+from revisit.domain import credentials, tokens, trackers, workspaces
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso
 from revisit.http.app import base_url, body, create_app, json_response, logger, principal
 from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore
+from revisit.http.tracker_schemas import CreateSurvey, PatchSurvey
 
 app = create_app()
 
@@ -67,6 +68,27 @@ def list_campaigns():
 def close_campaign(campaign_id: str):
     caller = principal(app, Kind.OWNER, Kind.API)
     return json_response(200, tokens.close_campaign(caller, campaign_id, base_url(app)))
+
+
+@app.post("/api/surveys")
+def create_survey():
+    caller = principal(app, Kind.OWNER, Kind.API)
+    req = body(app, CreateSurvey)
+    return json_response(201, trackers.create_survey(caller, req.model_dump(mode="json", exclude_none=True)))
+
+
+@app.get("/api/surveys")
+def list_surveys():
+    caller = principal(app, Kind.OWNER, Kind.API)
+    store = app.current_event.get_query_string_value("storeSlug")
+    return json_response(200, {"items": trackers.list_surveys(caller, store)})
+
+
+@app.patch("/api/surveys/<survey_id>")
+def update_survey(survey_id: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    req = body(app, PatchSurvey)
+    return json_response(200, trackers.update_survey(caller, survey_id, req.changes()))
 
 
 @logger.inject_lambda_context

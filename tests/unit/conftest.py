@@ -18,6 +18,7 @@ os.environ.update(
     TABLE_NAME="revisit-unit",
     CREDENTIAL_CACHE_SECONDS="0",
     PUBLIC_BASE_URL="https://fb.example.com",
+    HASH_SECRET="unit-test-hash-secret",
     POWERTOOLS_SERVICE_NAME="revisit-test",
     POWERTOOLS_LOG_LEVEL="WARNING",
 )

@@ -82,3 +82,104 @@ def feedback_civ_pk(workspace_id: str, civ: str) -> str:
 
 def feedback_workspace_pk(workspace_id: str) -> str:
     return f"FBWS#{workspace_id}"
+
+
+# Partner survey trackers (seed 001). Trackers use gsi1 (workspace time line by sendAt), gsi2 (by
+# purchase), gsi3 (by customer) and the sparse gsi4 (due sends, for the scheduler).
+def survey(workspace_id: str, survey_id: str) -> dict[str, str]:
+    return {PK: f"WS#{workspace_id}", SK: f"SURVEY#{survey_id}"}
+
+
+def survey_prefix() -> str:
+    return "SURVEY#"
+
+
+def purchase(workspace_id: str, purchase_id: str) -> dict[str, str]:
+    return {PK: f"PURCHASE#{workspace_id}#{purchase_id}", SK: META}
+
+
+def tracker(tracker_id: str) -> dict[str, str]:
+    return {PK: f"TRACKER#{tracker_id}", SK: META}
+
+
+def tracker_unique(workspace_id: str, survey_id: str, purchase_id: str) -> dict[str, str]:
+    return {PK: f"TRKUNIQ#{workspace_id}#{survey_id}#{purchase_id}", SK: META}
+
+
+def tracker_click(tracker_id: str, visitor_hash: str) -> dict[str, str]:
+    return {PK: f"CLICK#{tracker_id}#{visitor_hash}", SK: META}
+
+
+def tracker_workspace_pk(workspace_id: str) -> str:
+    return f"TRK#{workspace_id}"
+
+
+def tracker_purchase_pk(workspace_id: str, purchase_id: str) -> str:
+    return f"TRKPUR#{workspace_id}#{purchase_id}"
+
+
+def tracker_customer_pk(workspace_id: str, customer_id: str) -> str:
+    return f"TRKCUS#{workspace_id}#{customer_id}"
+
+
+DUE_PK = "DUE"
+
+
+# CIV loyalty analytics (seed 000), written only by the stream aggregator. One partition per store
+# holds its day counters (DAY#day), customer states (CIV#civ) and watch list (WATCH#civ); customer
+# activity per day lives in a second partition so a day range of it is one key condition.
+# None of these items carries type 'feedback'/'nps_review' (the aggregator's stream filter).
+def agg_store_pk(workspace_id: str, store_slug: str) -> str:
+    return f"AGG#{workspace_id}#{store_slug}"
+
+
+def agg_day(workspace_id: str, store_slug: str, day: str) -> dict[str, str]:
+    return {PK: agg_store_pk(workspace_id, store_slug), SK: f"DAY#{day}"}
+
+
+def agg_day_range(day_from: str, day_to: str) -> tuple[str, str]:
+    """Inclusive sort-key bounds of the day counters of days ``day_from``..``day_to``."""
+    return f"DAY#{day_from}", f"DAY#{day_to}"
+
+
+def agg_civ_part(civ: str) -> str:
+    """A civ as a key part. A civ may be 256 characters of up to 4 UTF-8 bytes each; a sort key
+    holds 1024 bytes, so a civ longer than 512 bytes is keyed by its SHA-256 (the items keep the
+    civ itself in their ``civ`` attribute)."""
+    raw = civ.encode()
+    if len(raw) <= 512:
+        return civ
+    import hashlib
+
+    return "#sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def agg_customer(workspace_id: str, store_slug: str, civ: str) -> dict[str, str]:
+    return {PK: agg_store_pk(workspace_id, store_slug), SK: f"CIV#{agg_civ_part(civ)}"}
+
+
+def agg_watch(workspace_id: str, store_slug: str, civ: str) -> dict[str, str]:
+    return {PK: agg_store_pk(workspace_id, store_slug), SK: f"WATCH#{agg_civ_part(civ)}"}
+
+
+def agg_watch_prefix() -> str:
+    return "WATCH#"
+
+
+def agg_activity_pk(workspace_id: str, store_slug: str) -> str:
+    return f"AGGACT#{workspace_id}#{store_slug}"
+
+
+def agg_activity(workspace_id: str, store_slug: str, day: str, civ: str) -> dict[str, str]:
+    return {PK: agg_activity_pk(workspace_id, store_slug), SK: f"DAY#{day}#CIV#{agg_civ_part(civ)}"}
+
+
+def agg_activity_range(day_from: str, day_to: str) -> tuple[str, str]:
+    """Inclusive bounds of every activity item of days ``day_from``..``day_to``, whatever the civ:
+    '$' is the character after '#', so ``DAY#<to>$`` sorts after every ``DAY#<to>#...``."""
+    return f"DAY#{day_from}#", f"DAY#{day_to}$"
+
+
+def agg_marker(source: str, record_id: str) -> dict[str, str]:
+    """'This source record was applied': written with the counters, in the same transaction."""
+    return {PK: f"AGGMARK#{source}#{record_id}", SK: META}

@@ -70,7 +70,7 @@ def put_new(item: dict[str, Any]) -> None:
     try:
         client.put_item(TableName=TABLE, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
     except ClientError as exc:
-        raise _translate(exc) from None
+        raise translate(exc) from None
 
 
 def transact(items: list[dict[str, Any]]) -> None:
@@ -81,7 +81,7 @@ def transact(items: list[dict[str, Any]]) -> None:
     try:
         client.transact_write_items(TransactItems=items)
     except ClientError as exc:
-        raise _translate(exc) from None
+        raise translate(exc) from None
 
 
 def query_all(**kwargs: Any) -> list[dict[str, Any]]:
@@ -97,7 +97,8 @@ def query_all(**kwargs: Any) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = last
 
 
-def _translate(exc: ClientError) -> Exception:
+def translate(exc: ClientError) -> Exception:
+    """botocore's conditional-write failures -> ConditionFailed; anything else unchanged."""
     code = exc.response.get("Error", {}).get("Code")
     if code == "ConditionalCheckFailedException":
         return ConditionFailed(["ConditionalCheckFailed"])

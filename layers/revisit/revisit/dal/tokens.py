@@ -14,6 +14,10 @@ def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in item.items() if k not in _HIDDEN} if item else None
 
 
+def to_item(token: dict[str, Any]) -> dict[str, Any]:
+    return {**keys.token(token["token"]), "type": "token", **token}
+
+
 def get(token_value: str) -> dict[str, Any] | None:
     return _strip(table.get(keys.token(token_value)))
 
@@ -35,7 +39,7 @@ def create(token: dict[str, Any], idempotency: tuple[str, dict[str, Any], int] |
         },
         {
             "Put": {
-                "Item": table.serialize({**keys.token(token["token"]), "type": "token", **token}),
+                "Item": table.serialize(to_item(token)),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         },
@@ -80,7 +84,7 @@ def create_campaign(registry: dict[str, Any], token: dict[str, Any]) -> None:
             },
             {
                 "Put": {
-                    "Item": table.serialize({**keys.token(token["token"]), "type": "token", **token}),
+                    "Item": table.serialize(to_item(token)),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -119,7 +123,17 @@ def close_campaign(workspace_id: str, campaign_id: str, token_value: str, closed
 
 
 def consume_with_feedback(token: dict[str, Any], feedback: dict[str, Any], now_iso: str, now_epoch: int) -> None:
-    """Use the token and write the feedback record in ONE transaction.
+    """See below; a tracker's token also completes its tracker in the same transaction."""
+    ops = _consume_ops(token, feedback, now_iso, now_epoch)
+    if token.get("trackerId"):
+        from revisit.dal import trackers as trackers_dal
+
+        ops.append(trackers_dal.completion_update(token["trackerId"], now_iso))
+    table.transact(ops)
+
+
+def _consume_ops(token: dict[str, Any], feedback: dict[str, Any], now_iso: str, now_epoch: int) -> list[dict[str, Any]]:
+    """Use the token and write the feedback record in ONE transaction (the ops of it).
 
     One-time: the token must still be open and unexpired; it becomes used.
     Campaign: it must be open, unexpired and below maxUses; its use count goes up by one.
@@ -142,14 +156,12 @@ def consume_with_feedback(token: dict[str, Any], feedback: dict[str, Any], now_i
     token_update["ExpressionAttributeValues"].update(
         {":open": table.value("open"), ":now": table.value(now_iso), ":epoch": table.value(now_epoch)}
     )
-    table.transact(
-        [
-            {"Update": {"Key": table.serialize(keys.token(token["token"])), **token_update}},
-            {
-                "Put": {
-                    "Item": table.serialize(feedback_dal.to_item(feedback)),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
-    )
+    return [
+        {"Update": {"Key": table.serialize(keys.token(token["token"])), **token_update}},
+        {
+            "Put": {
+                "Item": table.serialize(feedback_dal.to_item(feedback)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ]

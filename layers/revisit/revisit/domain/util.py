@@ -16,7 +16,9 @@ def now() -> datetime:
 
 
 def iso(dt: datetime) -> str:
-    """UTC timestamp with millisecond precision and a Z: sortable as a string."""
+    """UTC timestamp with millisecond precision and a Z: sortable as a string (naive = UTC)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 

@@ -1,0 +1,24 @@
+"""GET /r/{token} - a tracker link: count the click, then send the visitor to the survey page."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from revisit.domain import trackers
+from revisit.http import pages
+from revisit.http.app import base_url, create_app, header, logger
+
+app = create_app()
+
+
+@app.get("/r/<token>")
+def click(token: str):
+    visitor = f"{app.current_event.request_context.identity.source_ip}|{header(app, 'User-Agent') or ''}"
+    if trackers.record_click(token, visitor) is None:
+        html = pages.message("Survey not found", "This survey link does not exist. Please check the link.")
+        return Response(status_code=404, content_type="text/html; charset=utf-8", body=html, headers=pages.HEADERS)
+    location = f"{base_url(app)}/s/{token}"
+    return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

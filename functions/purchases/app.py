@@ -1,0 +1,24 @@
+"""POST /partners/purchases - a partner records a purchase; idempotent on purchaseId."""
+
+from revisit.domain import trackers
+from revisit.domain.auth import Kind
+from revisit.domain.util import iso
+from revisit.http.app import body, create_app, json_response, logger, principal
+from revisit.http.tracker_schemas import CreatePurchase
+
+app = create_app()
+
+
+@app.post("/partners/purchases")
+def record_purchase():
+    partner = principal(app, Kind.PARTNER)
+    req = body(app, CreatePurchase)
+    spec = req.model_dump(mode="json", exclude_none=True)
+    spec["purchasedAt"] = iso(req.purchasedAt)
+    purchase, created = trackers.record_purchase(partner, spec)
+    return json_response(201 if created else 200, purchase)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

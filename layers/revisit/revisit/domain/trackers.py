@@ -1,0 +1,312 @@
+"""Partner survey trackers (seed 001): surveys, purchases, generate, get, list and clicks.
+
+Tracker status (docs/trackers.md draws the state machine):
+  scheduled -> sent -> opened -> completed        (we send: email, sms, whatsapp)
+  ready     -> opened -> completed                (external: the partner sends the link)
+  any open state -> expired (link expired) | failed (delivery gave up) | cancelled (unsubscribed)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from revisit.config import settings
+from revisit.dal import ConditionFailed
+from revisit.dal import purchases as purchases_dal
+from revisit.dal import surveys as surveys_dal
+from revisit.dal import trackers as dal
+from revisit.domain import tokens
+from revisit.domain.auth import Principal
+from revisit.domain.util import iso, new_id, now, parse_iso, random_base62
+from revisit.errors import Conflict, NotFound, field_error
+
+SENDING_TYPES = ("email", "sms", "whatsapp", "external")
+STATUSES = ("scheduled", "ready", "sent", "opened", "completed", "expired", "failed", "cancelled")
+SEED_FIELDS = (
+    "id", "createdAt", "updatedAt", "surveyId", "surveyName", "sendAt", "sentAt", "resendAt", "resent",
+    "sendingIndex", "customerId", "purchaseId", "sendingType", "status", "link", "newReviewLink", "sentTo",
+    "switchedToSms", "clicks", "uniqueClicks",
+)  # fmt: skip
+MAX_OFFSET_ITEMS = 10_000
+
+
+# ---------------------------------------------------------------- surveys
+
+
+def create_survey(principal: Principal, spec: dict[str, Any]) -> dict[str, Any]:
+    principal.require_store(spec["storeSlug"])
+    at = iso(now())
+    survey = {
+        **{k: v for k, v in spec.items() if v is not None},
+        "surveyId": "srv_" + random_base62(16),
+        "workspaceId": principal.workspace_id,
+        "active": spec.get("active", True),
+        "createdAt": at,
+        "updatedAt": at,
+    }
+    try:
+        surveys_dal.create(survey)
+    except ConditionFailed as exc:
+        if exc.failed_at(0):
+            raise NotFound(
+                f"Store '{spec['storeSlug']}' does not exist.", [{"field": "storeSlug", "message": "unknown store"}]
+            ) from None
+        raise
+    return _survey_view(survey)
+
+
+def _survey_view(survey: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in survey.items() if k != "workspaceId"}
+
+
+def list_surveys(principal: Principal, store_slug: str | None) -> list[dict[str, Any]]:
+    if store_slug:
+        principal.require_store(store_slug)
+    visible = store_slug or principal.stores_visible()
+    items = surveys_dal.list_for_workspace(principal.workspace_id)
+    return [
+        _survey_view(s) for s in sorted(items, key=lambda s: s["createdAt"]) if not visible or s["storeSlug"] == visible
+    ]
+
+
+def update_survey(principal: Principal, survey_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    current = surveys_dal.get(principal.workspace_id, survey_id)
+    if current is None or not principal.can_access_store(current["storeSlug"]):
+        raise NotFound(f"Survey {survey_id} does not exist.")
+    merged = {**current, **changes}
+    if merged.get("maxResends") and not merged.get("resendDelayMinutes"):
+        raise field_error("resendDelayMinutes", "is required when maxResends > 0")
+    try:
+        return _survey_view(surveys_dal.update(principal.workspace_id, survey_id, changes, iso(now())))
+    except ConditionFailed:
+        raise NotFound(f"Survey {survey_id} does not exist.") from None
+
+
+# ---------------------------------------------------------------- purchases
+
+_PURCHASE_COMPARED = (
+    "customerId",
+    "storeSlug",
+    "purchasedAt",
+    "amount",
+    "currency",
+    "channel",
+    "email",
+    "phone",
+    "whatsapp",
+)
+
+
+def record_purchase(principal: Principal, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Idempotent on purchaseId: the same purchase again returns the stored one (created=False);
+    the same id with different facts is a 409 rather than a silent overwrite."""
+    principal.require_store(spec["storeSlug"])
+    purchase = {**{k: v for k, v in spec.items() if v is not None}, "workspaceId": principal.workspace_id}
+    purchase["recordedAt"] = iso(now())
+    try:
+        created = purchases_dal.create(purchase)
+    except ConditionFailed:
+        raise NotFound(
+            f"Store '{spec['storeSlug']}' does not exist.", [{"field": "storeSlug", "message": "unknown store"}]
+        ) from None
+    if created:
+        return _purchase_view(purchase), True
+    stored = purchases_dal.get(principal.workspace_id, spec["purchaseId"])
+    assert stored is not None
+    if any(stored.get(k) != purchase.get(k) for k in _PURCHASE_COMPARED):
+        raise Conflict(
+            f"Purchase {spec['purchaseId']} was already recorded with other details.",
+            [{"field": "purchaseId", "message": "already recorded with other details"}],
+        )
+    return _purchase_view(stored), False
+
+
+def _purchase_view(purchase: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in purchase.items() if k != "workspaceId"}
+
+
+# ---------------------------------------------------------------- trackers
+
+
+def applies(survey: dict[str, Any], purchase: dict[str, Any]) -> bool:
+    """A survey applies to a purchase when it is active, of the purchase's store, and its rule
+    (minimum amount, channels) admits the purchase."""
+    if not survey.get("active", True) or survey["storeSlug"] != purchase["storeSlug"]:
+        return False
+    rule = survey.get("rule") or {}
+    if rule.get("minAmount") is not None and (purchase.get("amount") or 0) < rule["minAmount"]:
+        return False
+    channels = rule.get("channels")
+    return not channels or purchase.get("channel") in channels
+
+
+def view(tracker: dict[str, Any]) -> dict[str, Any]:
+    """Exactly the seed's fields; link and sentTo stay null until sent (external: link at once)."""
+    out = {k: tracker.get(k) for k in SEED_FIELDS}
+    out["link"] = tracker.get("link")
+    return out
+
+
+def _visible(principal: Principal, tracker: dict[str, Any] | None) -> bool:
+    return (
+        bool(tracker)
+        and tracker["workspaceId"] == principal.workspace_id
+        and principal.can_access_store(tracker["storeSlug"])
+    )
+
+
+def generate(principal: Principal, purchase_id: str, base_url: str) -> tuple[list[dict[str, Any]], int]:
+    """One tracker per applicable survey; an existing (survey, purchase) tracker is returned as is,
+    also when concurrent calls race (the uniqueness item decides). Returns (trackers, created)."""
+    purchase = purchases_dal.get(principal.workspace_id, purchase_id)
+    if purchase is None or not principal.can_access_store(purchase["storeSlug"]):
+        raise NotFound(
+            f"Purchase {purchase_id} does not exist.", [{"field": "purchaseId", "message": "unknown purchase"}]
+        )
+    surveys = [s for s in surveys_dal.list_for_workspace(principal.workspace_id) if applies(s, purchase)]
+    out, created = [], 0
+    for survey in sorted(surveys, key=lambda s: s["createdAt"]):
+        existing = dal.existing_id(principal.workspace_id, survey["surveyId"], purchase_id)
+        tracker = dal.get(existing) if existing else None
+        if tracker is None:
+            tracker, made = _create(principal, survey, purchase, base_url)
+            created += made
+        out.append(view(tracker))
+    return out, created
+
+
+def _create(principal: Principal, survey: dict[str, Any], purchase: dict[str, Any], base_url: str) -> tuple[dict, bool]:
+    created = now()
+    purchased = parse_iso(purchase["purchasedAt"])
+    send_at = max(purchased + timedelta(minutes=survey.get("delayMinutes", 0)), created)
+    expires = send_at + timedelta(days=survey.get("linkValidDays") or settings().token_default_ttl_days)
+    tracker_id = new_id()
+    token_value = tokens.new_token_value()
+    link = f"{base_url.rstrip('/')}/r/{token_value}"
+    external = survey["sendingType"] == "external"
+    tracker = {
+        "id": tracker_id,
+        "createdAt": iso(created),
+        "updatedAt": iso(created),
+        "workspaceId": principal.workspace_id,
+        "storeSlug": purchase["storeSlug"],
+        "surveyId": survey["surveyId"],
+        "surveyName": survey["name"],
+        "sendAt": iso(send_at),
+        "sentAt": None,
+        "resendAt": None,
+        "resent": False,
+        "sendingIndex": 0,
+        "customerId": purchase["customerId"],
+        "purchaseId": purchase["purchaseId"],
+        "sendingType": survey["sendingType"],
+        "status": "ready" if external else "scheduled",
+        "link": link if external else None,
+        "linkUrl": link,
+        "newReviewLink": survey.get("newReviewLink"),
+        "sentTo": None,
+        "switchedToSms": False,
+        "clicks": 0,
+        "uniqueClicks": 0,
+        "token": token_value,
+        "linkExpiresAt": iso(expires),
+        "maxResends": survey.get("maxResends", 0),
+        "resendDelayMinutes": survey.get("resendDelayMinutes"),
+    }
+    token = {
+        "token": token_value,
+        "kind": "one_time",
+        "status": "open",
+        "workspaceId": principal.workspace_id,
+        "storeSlug": purchase["storeSlug"],
+        "payload": {
+            "orderId": purchase["purchaseId"],
+            "purchaseId": purchase["purchaseId"],
+            "civ": purchase["customerId"],
+            "surveyId": survey["surveyId"],
+            "trackerId": tracker_id,
+        },
+        "source": f"tracker:{survey['sendingType']}",
+        "trackerId": tracker_id,
+        "createdAt": iso(created),
+        "createdBy": principal.key_id,
+        "expiresAt": iso(expires),
+        "expiresAtEpoch": int(expires.timestamp()),
+    }
+    stored = {k: v for k, v in tracker.items() if v is not None}
+    if dal.create_with_token(stored, token, None if external else tracker["sendAt"]):
+        return tracker, True
+    winner = dal.get(dal.existing_id(principal.workspace_id, survey["surveyId"], purchase["purchaseId"]) or "")
+    if winner is None:  # pragma: no cover - the uniqueness item always points at a tracker
+        raise Conflict("Tracker creation raced; retry.")
+    return winner, False
+
+
+def get(principal: Principal, tracker_id: str) -> dict[str, Any]:
+    tracker = dal.get(tracker_id)
+    if not _visible(principal, tracker):
+        raise NotFound(f"Survey tracker {tracker_id} does not exist.", [{"field": "id", "message": "unknown tracker"}])
+    return view(tracker)
+
+
+def list_trackers(
+    principal: Principal,
+    limit: int,
+    page: int,
+    from_send_at: str | None,
+    to_send_at: str | None,
+    purchases: list[str] | None,
+    customers: list[str] | None,
+) -> dict[str, Any]:
+    """Newest sendAt first. With purchases/customers the matching set is read through those
+    indexes and ``total`` is exact; without them only the first page*limit (+1) are read and the
+    answer says ``hasMore`` (``total`` is null)."""
+    offset = (page - 1) * limit
+    store = principal.stores_visible()
+    ws = principal.workspace_id
+    if purchases or customers:
+        found: dict[str, dict[str, Any]] = {}
+        if purchases:
+            for pid in dict.fromkeys(purchases):
+                found.update({t["id"]: t for t in dal.by_purchase(ws, pid, from_send_at, to_send_at)})
+        if customers:
+            wanted = set(customers)
+            if purchases:
+                found = {k: t for k, t in found.items() if t["customerId"] in wanted}
+            else:
+                for cid in dict.fromkeys(customers):
+                    found.update({t["id"]: t for t in dal.by_customer(ws, cid, from_send_at, to_send_at)})
+        matches = sorted(
+            (t for t in found.values() if not store or t["storeSlug"] == store),
+            key=lambda t: (t["sendAt"], t["id"]),
+            reverse=True,
+        )
+        items = matches[offset : offset + limit]
+        return {
+            "items": [view(t) for t in items],
+            "page": page,
+            "limit": limit,
+            "total": len(matches),
+            "hasMore": offset + limit < len(matches),
+        }
+    if offset + limit > MAX_OFFSET_ITEMS:
+        raise field_error("page", f"page * limit may reach at most {MAX_OFFSET_ITEMS}; narrow the sendAt range")
+    window, more = dal.workspace_window(ws, from_send_at, to_send_at, store, offset + limit)
+    return {"items": [view(t) for t in window[offset:]], "page": page, "limit": limit, "total": None, "hasMore": more}
+
+
+def record_click(token_value: str, visitor_fingerprint: str) -> dict[str, Any] | None:
+    """Count a click on a tracker link (by a keyed hash of the visitor, never the raw IP); returns
+    the token so the caller can redirect to its survey page, or None for an unknown token."""
+    from revisit import hashing
+
+    token = tokens.lookup(token_value)
+    if token is None:
+        return None
+    tracker_id = token.get("trackerId")
+    if tracker_id:
+        at = now()
+        visitor = hashing.keyed_hash(f"{tracker_id}|{visitor_fingerprint}")
+        dal.record_click(tracker_id, visitor, iso(at), int((at + timedelta(days=90)).timestamp()))
+    return token

@@ -1,0 +1,115 @@
+"""Request models of the partner survey-tracker API (seed 001) and of surveys/purchases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from revisit.http.schemas import SLUG_PATTERN, Strict
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +33612345678")]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+SendingType = Literal["email", "sms", "whatsapp", "external"]
+
+
+class Rule(Strict):
+    minAmount: Annotated[float, Field(ge=0)] | None = None
+    channels: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)] | None
+    ) = None
+
+
+class SurveyFields(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    sendingType: SendingType
+    delayMinutes: Annotated[int, Field(ge=0, le=525_600)] = 60
+    resendDelayMinutes: Annotated[int, Field(ge=1, le=525_600)] | None = None
+    maxResends: Annotated[int, Field(ge=0, le=10)] = 0
+    newReviewLink: AnyHttpUrl | None = None
+    rule: Rule | None = None
+    active: bool = True
+    linkValidDays: Annotated[int, Field(ge=1, le=365)] | None = None
+
+    @model_validator(mode="after")
+    def _resends_need_a_delay(self) -> SurveyFields:
+        if self.maxResends and not self.resendDelayMinutes:
+            raise ValueError("resendDelayMinutes is required when maxResends > 0")
+        return self
+
+
+class CreateSurvey(SurveyFields):
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+
+
+class PatchSurvey(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    sendingType: SendingType | None = None
+    delayMinutes: Annotated[int, Field(ge=0, le=525_600)] | None = None
+    resendDelayMinutes: Annotated[int, Field(ge=1, le=525_600)] | None = None
+    maxResends: Annotated[int, Field(ge=0, le=10)] | None = None
+    newReviewLink: AnyHttpUrl | None = None
+    rule: Rule | None = None
+    active: bool | None = None
+    linkValidDays: Annotated[int, Field(ge=1, le=365)] | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> PatchSurvey:
+        for required in ("name", "sendingType", "delayMinutes", "maxResends", "active"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be null")
+        return self
+
+    def changes(self) -> dict:
+        """Only the fields the caller sent; an explicit null removes an optional one (e.g. rule)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class CreatePurchase(Strict):
+    purchaseId: Id
+    customerId: Annotated[str, Field(min_length=1, max_length=256)]
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    purchasedAt: datetime
+    amount: Annotated[float, Field(ge=0, le=1e12)] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    channel: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    email: Email | None = None
+    phone: E164 | None = None
+    whatsapp: E164 | None = None
+
+
+class Generate(Strict):
+    purchaseId: Id
+
+
+class TrackerQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: UUID
+
+
+IdList = Annotated[list[Id], Field(min_length=1, max_length=100)]
+
+
+class ListTrackers(Strict):
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    page: Annotated[int, Field(ge=1)] = 1
+    fromSendAt: datetime | None = None
+    toSendAt: datetime | None = None
+    purchases: IdList | None = None
+    customers: IdList | None = None
+
+    @field_validator("limit", "page", mode="before")
+    @classmethod
+    def _whole_numbers(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> ListTrackers:
+        if self.fromSendAt and self.toSendAt and self.fromSendAt > self.toSendAt:
+            raise ValueError("fromSendAt must not be after toSendAt")
+        return self
