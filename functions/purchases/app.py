@@ -1,10 +1,10 @@
-"""POST /partners/purchases - a partner records a purchase; idempotent on purchaseId."""
+"""POST /partners/purchases (idempotent on purchaseId) and POST /partners/unsubscribes (opt-out sync)."""
 
-from revisit.domain import trackers
+from revisit.domain import trackers, unsubscribes
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso
 from revisit.http.app import body, create_app, json_response, logger, principal
-from revisit.http.tracker_schemas import CreatePurchase
+from revisit.http.tracker_schemas import CreatePurchase, PartnerUnsubscribe
 
 app = create_app()
 
@@ -17,6 +17,14 @@ def record_purchase():
     spec["purchasedAt"] = iso(req.purchasedAt)
     purchase, created = trackers.record_purchase(partner, spec)
     return json_response(201 if created else 200, purchase)
+
+
+@app.post("/partners/unsubscribes")
+def sync_unsubscribe():
+    partner = principal(app, Kind.PARTNER)
+    req = body(app, PartnerUnsubscribe)
+    result = unsubscribes.by_partner(partner, req.storeSlug, req.customerId, req.email, req.phone)
+    return json_response(201, {"status": "unsubscribed", **result})
 
 
 @logger.inject_lambda_context

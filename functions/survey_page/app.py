@@ -1,8 +1,8 @@
-"""GET /s/{token} - the survey page a customer opens from a link."""
+"""GET /s/{token} - the survey page a customer opens from a link; GET/POST /u/{token} - opt out."""
 
 from aws_lambda_powertools.event_handler import Response
 
-from revisit.domain import tokens, workspaces
+from revisit.domain import tokens, unsubscribes, workspaces
 from revisit.domain.util import now
 from revisit.http import pages
 from revisit.http.app import create_app, logger
@@ -32,6 +32,20 @@ def survey_page(token: str):
     store = workspaces.cached_store(record["workspaceId"], record["storeSlug"]) or {}
     name = store.get("name") or record["storeSlug"]
     return _html(200, pages.survey_form(name, token, "../api/external/public/submit"))
+
+
+@app.get("/u/<token>")
+def unsubscribe_page(token: str):
+    record = tokens.lookup(token)
+    if record is None or not record.get("trackerId"):
+        return _html(404, pages.message("Link not found", "This link does not exist. Please check the link."))
+    return _html(200, pages.unsubscribe_form(token))
+
+
+@app.post("/u/<token>")
+def unsubscribe(token: str):
+    unsubscribes.by_token(token)  # unknown token -> 404 JSON from the error mapping
+    return _html(200, pages.message("Unsubscribed", "You will get no more survey messages from this store."))
 
 
 @logger.inject_lambda_context

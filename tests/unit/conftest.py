@@ -27,6 +27,10 @@ for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
 
 from moto import mock_aws  # noqa: E402
 
+from revisit_dev import moto_patches  # noqa: E402
+
+moto_patches.apply()
+
 _mock = mock_aws()
 _mock.start()
 

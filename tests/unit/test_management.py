@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import boto3
 import pytest
 
@@ -78,7 +80,17 @@ def test_keys_listing_shows_prefixes_only(world):
     items = reply.json["items"]
     assert len(items) == 6  # partner, shop, owner, workspace key, two store keys
     for item in items:
-        assert set(item) <= {"keyId", "kind", "scope", "workspaceId", "storeSlug", "prefix", "label", "createdAt", "revokedAt"}
+        assert set(item) <= {
+            "keyId",
+            "kind",
+            "scope",
+            "workspaceId",
+            "storeSlug",
+            "prefix",
+            "label",
+            "createdAt",
+            "revokedAt",
+        }
     text = reply.text
     for secret in (world.owner_token, world.workspace_key, world.store_key, world.partner_secret, world.shop_secret):
         assert secret not in text
@@ -126,8 +138,13 @@ def test_revoked_key_stops_working(world):
     body = {"storeSlug": "downtown-coffee", "payload": {"orderId": "1"}}
     assert invoke("token", api_event("POST", "/api/external/token", body=body, headers=use)).status == 201
 
-    revoked = call("DELETE", f"/api/keys/{created['keyId']}", world, resource="/api/keys/{keyId}",
-                   path_params={"keyId": created["keyId"]})
+    revoked = call(
+        "DELETE",
+        f"/api/keys/{created['keyId']}",
+        world,
+        resource="/api/keys/{keyId}",
+        path_params={"keyId": created["keyId"]},
+    )
     assert revoked.status == 200 and revoked.json["revokedAt"]
     assert invoke("token", api_event("POST", "/api/external/token", body=body, headers=use)).status == 401
     again = call("DELETE", f"/api/keys/{created['keyId']}", world)
@@ -155,7 +172,9 @@ def test_bad_owner_credentials_are_401(world, headers):
 
 
 def test_owner_token_with_another_workspace_id_is_401(world):
-    reply = call("GET", "/api/keys", world, headers={"Authorization": f"Bearer {world.owner_token}", "x-workspace-id": "2000"})
+    reply = call(
+        "GET", "/api/keys", world, headers={"Authorization": f"Bearer {world.owner_token}", "x-workspace-id": "2000"}
+    )
     assert reply.status == 401
 
 
@@ -165,7 +184,12 @@ def test_api_key_on_owner_endpoint_is_403(world):
 
 
 def test_foreign_owner_sees_only_their_workspace(world):
-    reply = call("GET", "/api/stores", world, headers={"Authorization": f"Bearer {world.foreign_owner_token}", "x-workspace-id": "2000"})
+    reply = call(
+        "GET",
+        "/api/stores",
+        world,
+        headers={"Authorization": f"Bearer {world.foreign_owner_token}", "x-workspace-id": "2000"},
+    )
     assert [s["name"] for s in reply.json["items"]] == ["Someone else's Downtown Coffee"]
 
 
@@ -201,7 +225,8 @@ def test_credential_cache_delays_revocation_by_at_most_its_ttl(world, monkeypatc
 
     clock = [1000.0]
     monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(auth, "settings", lambda: type("S", (), {"credential_cache_seconds": 30.0})())
+    fixed = SimpleNamespace(credential_cache_seconds=30.0)
+    monkeypatch.setattr(auth, "settings", lambda: fixed)
     dynamo = boto3.client("dynamodb", region_name="us-east-1")
     calls = []
     dynamo.meta.events.register("before-call.dynamodb.GetItem", lambda **kw: calls.append(1))

@@ -24,40 +24,76 @@ def owner(world, method, path, body=None, **kw):
 
 
 def purchase(world, purchase_id="P-1", customer="CUST-7891", amount=80.0, **extra):
-    body = {"purchaseId": purchase_id, "customerId": customer, "storeSlug": "downtown-coffee",
-            "purchasedAt": "2026-11-20T10:00:00Z", "amount": amount, "email": "ann@example.com", **extra}
+    body = {
+        "purchaseId": purchase_id,
+        "customerId": customer,
+        "storeSlug": "downtown-coffee",
+        "purchasedAt": "2026-11-20T10:00:00Z",
+        "amount": amount,
+        "email": "ann@example.com",
+        **extra,
+    }
     return invoke("purchases", api_event("POST", "/partners/purchases", body=body, headers=partner_headers(world)))
 
 
 def generate(world, purchase_id="P-1", headers=None):
-    return invoke("tracker_generate", api_event("POST", "/partners/survey-tracker/generate",
-                                                body={"purchaseId": purchase_id},
-                                                headers=headers or partner_headers(world)))
+    return invoke(
+        "tracker_generate",
+        api_event(
+            "POST",
+            "/partners/survey-tracker/generate",
+            body={"purchaseId": purchase_id},
+            headers=headers or partner_headers(world),
+        ),
+    )
 
 
 def get(world, tracker_id, headers=None):
     query = {"id": tracker_id} if tracker_id is not None else None
-    return invoke("tracker_get", api_event("GET", "/partners/survey-tracker", query=query,
-                                           headers=headers or partner_headers(world)))
+    return invoke(
+        "tracker_get",
+        api_event("GET", "/partners/survey-tracker", query=query, headers=headers or partner_headers(world)),
+    )
 
 
 def list_(world, body, headers=None):
-    return invoke("tracker_list", api_event("POST", "/partners/survey-tracker/list", body=body,
-                                            headers=headers or partner_headers(world)))
+    return invoke(
+        "tracker_list",
+        api_event("POST", "/partners/survey-tracker/list", body=body, headers=headers or partner_headers(world)),
+    )
 
 
 @pytest.fixture
 def surveys(world):
     made = {}
     for key, body in {
-        "email": {"storeSlug": "downtown-coffee", "name": "After your visit", "sendingType": "email",
-                  "delayMinutes": 120, "resendDelayMinutes": 1440, "maxResends": 2,
-                  "newReviewLink": "https://g.page/r/downtown-coffee/review"},
-        "external": {"storeSlug": "downtown-coffee", "name": "Receipt QR", "sendingType": "external", "delayMinutes": 0},
-        "sms_big": {"storeSlug": "downtown-coffee", "name": "Big baskets", "sendingType": "sms",
-                    "rule": {"minAmount": 50}},
-        "web_only": {"storeSlug": "downtown-coffee", "name": "Web orders", "sendingType": "email",
-                     "rule": {"channels": ["web"]}},
+        "email": {
+            "storeSlug": "downtown-coffee",
+            "name": "After your visit",
+            "sendingType": "email",
+            "delayMinutes": 120,
+            "resendDelayMinutes": 1440,
+            "maxResends": 2,
+            "newReviewLink": "https://g.page/r/downtown-coffee/review",
+        },
+        "external": {
+            "storeSlug": "downtown-coffee",
+            "name": "Receipt QR",
+            "sendingType": "external",
+            "delayMinutes": 0,
+        },
+        "sms_big": {
+            "storeSlug": "downtown-coffee",
+            "name": "Big baskets",
+            "sendingType": "sms",
+            "rule": {"minAmount": 50},
+        },
+        "web_only": {
+            "storeSlug": "downtown-coffee",
+            "name": "Web orders",
+            "sendingType": "email",
+            "rule": {"channels": ["web"]},
+        },
         "inactive": {"storeSlug": "downtown-coffee", "name": "Old", "sendingType": "email", "active": False},
         "bakery": {"storeSlug": "uptown-bakery", "name": "Bakery", "sendingType": "email"},
     }.items():
@@ -71,15 +107,34 @@ def test_surveys_list_and_patch(world, surveys):
     listed = owner(world, "GET", "/api/surveys").json["items"]
     assert len(listed) == 6
     sid = surveys["email"]["surveyId"]
-    patched = invoke("management", api_event("PATCH", f"/api/surveys/{sid}", resource="/api/surveys/{surveyId}",
-                                              path_params={"surveyId": sid}, body={"name": "Renamed", "rule": None},
-                                              headers=world.owner_headers()))
+    patched = invoke(
+        "management",
+        api_event(
+            "PATCH",
+            f"/api/surveys/{sid}",
+            resource="/api/surveys/{surveyId}",
+            path_params={"surveyId": sid},
+            body={"name": "Renamed", "rule": None},
+            headers=world.owner_headers(),
+        ),
+    )
     assert patched.status == 200 and patched.json["name"] == "Renamed"
-    bad = invoke("management", api_event("PATCH", f"/api/surveys/{sid}", body={"maxResends": 3, "resendDelayMinutes": None},
-                                          headers=world.owner_headers()))
+    bad = invoke(
+        "management",
+        api_event(
+            "PATCH",
+            f"/api/surveys/{sid}",
+            body={"maxResends": 3, "resendDelayMinutes": None},
+            headers=world.owner_headers(),
+        ),
+    )
     assert bad.status == 400
-    assert invoke("management", api_event("PATCH", "/api/surveys/srv_nope", body={"name": "x"},
-                                          headers=world.owner_headers())).status == 404
+    assert (
+        invoke(
+            "management", api_event("PATCH", "/api/surveys/srv_nope", body={"name": "x"}, headers=world.owner_headers())
+        ).status
+        == 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,8 +164,12 @@ def test_purchase_is_idempotent(world):
 
 @pytest.mark.parametrize(
     ("extra", "field"),
-    [({"phone": "0612"}, "phone"), ({"email": "nope"}, "email"), ({"amount": -1}, "amount"),
-     ({"purchasedAt": "yesterday"}, "purchasedAt")],
+    [
+        ({"phone": "0612"}, "phone"),
+        ({"email": "nope"}, "email"),
+        ({"amount": -1}, "amount"),
+        ({"purchasedAt": "yesterday"}, "purchasedAt"),
+    ],
 )
 def test_bad_purchases(world, extra, field):
     reply = purchase(world, **extra)
@@ -204,7 +263,9 @@ def test_partner_auth(world, surveys):
     from revisit.domain.auth import Kind
 
     foreign = credentials.issue("2000", Kind.PARTNER, "workspace")
-    assert get(world, tracker["id"], headers=partner_headers(world, foreign["apiKey"], foreign["apiSecret"])).status == 404
+    assert (
+        get(world, tracker["id"], headers=partner_headers(world, foreign["apiKey"], foreign["apiSecret"])).status == 404
+    )
 
 
 def test_list_filters_and_paging(world, surveys):
@@ -260,8 +321,9 @@ def test_list_accepts_nulls_as_documented(world):
 
 
 def click(token, ua="Mozilla/5.0 (iPhone)", ip="198.51.100.7"):
-    event = api_event("GET", f"/r/{token}", resource="/r/{token}", path_params={"token": token},
-                      headers={"User-Agent": ua})
+    event = api_event(
+        "GET", f"/r/{token}", resource="/r/{token}", path_params={"token": token}, headers={"User-Agent": ua}
+    )
     event["requestContext"]["identity"]["sourceIp"] = ip
     return invoke("click", event)
 
@@ -282,10 +344,44 @@ def test_click_then_submission_completes_the_tracker(world, surveys, table):
     done = invoke("submit", api_event("POST", "/api/external/public/submit", body={"token": token, "rating": 4}))
     assert done.status == 201
     assert get(world, external["id"]).json["status"] == "completed"
-    fb = invoke("feedback", api_event("GET", "/api/external/feedback", headers={"x-api-key": world.workspace_key},
-                                      query={"orderId": "P-1"})).json["items"]
+    fb = invoke(
+        "feedback",
+        api_event(
+            "GET", "/api/external/feedback", headers={"x-api-key": world.workspace_key}, query={"orderId": "P-1"}
+        ),
+    ).json["items"]
     assert fb[0]["civ"] == "CUST-7891" and fb[0]["payload"]["trackerId"] == external["id"]
 
 
 def test_click_on_unknown_token_is_404(world):
     assert click("tkn_" + "B" * 22).status == 404
+
+
+def test_sample_events_walk_the_seed_flow(world, surveys):
+    """events/purchase.json -> tracker_generate.json -> tracker_get.json / tracker_list.json -> click.json."""
+    import json as _json
+
+    from tests.support import sample_event
+
+    def with_partner(name):
+        event = sample_event(name)
+        event["headers"].update(partner_headers(world))
+        return event
+
+    assert invoke("purchases", with_partner("purchase")).status == 201
+    generated = invoke("tracker_generate", with_partner("tracker_generate"))
+    assert generated.status == 201
+    external = next(t for t in generated.json["items"] if t["sendingType"] == "external")
+
+    get_event = with_partner("tracker_get")
+    get_event["queryStringParameters"]["id"] = external["id"]
+    assert invoke("tracker_get", get_event).json["id"] == external["id"]
+
+    listed = invoke("tracker_list", with_partner("tracker_list"))
+    assert listed.status == 200 and listed.json["total"] == len(generated.json["items"])
+
+    click_event = sample_event("click")
+    token = external["link"].rsplit("/", 1)[1]
+    click_event["path"], click_event["pathParameters"] = f"/r/{token}", {"token": token}
+    assert invoke("click", click_event).status == 302
+    assert _json.loads(invoke("tracker_get", get_event).text)["clicks"] == 1

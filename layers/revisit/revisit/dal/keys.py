@@ -183,3 +183,8 @@ def agg_activity_range(day_from: str, day_to: str) -> tuple[str, str]:
 def agg_marker(source: str, record_id: str) -> dict[str, str]:
     """'This source record was applied': written with the counters, in the same transaction."""
     return {PK: f"AGGMARK#{source}#{record_id}", SK: META}
+
+
+def unsubscribe(workspace_id: str, store: str, kind: str, value: str) -> dict[str, str]:
+    """Opt-out of one identity (kind: CUS / EMAIL / PHONE) for a store, or '*' for all stores."""
+    return {PK: f"UNSUB#{workspace_id}#{store}", SK: f"{kind}#{value}"}

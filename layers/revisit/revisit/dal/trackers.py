@@ -202,3 +202,93 @@ def record_click(tracker_id: str, visitor_hash: str, at: str, expires_epoch: int
                 err = table.translate(exc)
                 if not isinstance(err, ConditionFailed):
                     raise err from None
+
+
+# ---------------------------------------------------------------- scheduling (due index, claims)
+
+
+def _due_sort(at: str, tracker_id: str) -> str:
+    return f"{at}#{tracker_id}"
+
+
+def due(now_iso: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[tuple[str, str]], Any]:
+    """Trackers whose send/resend/retry/lease time has come: [(tracker id, due sort key)].
+
+    The sparse gsi4 holds only pending trackers, so the cost follows the number due, not stored.
+    """
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "IndexName": "gsi4",
+        "KeyConditionExpression": "gsi4pk = :due AND gsi4sk <= :now",
+        "ExpressionAttributeValues": {":due": table.value(keys.DUE_PK), ":now": table.value(now_iso + "#" + _SK_MAX)},
+        "Limit": limit,
+    }
+    if start_key:
+        req["ExclusiveStartKey"] = start_key
+    resp = table.client.query(**req)
+    found = [(i["pk"]["S"].split("#", 1)[1], i["gsi4sk"]["S"]) for i in resp.get("Items", [])]
+    return found, resp.get("LastEvaluatedKey")
+
+
+def claim(tracker_id: str, seen_due: str, lease_until: str, now_iso: str) -> tuple[dict[str, Any], str] | None:
+    """Take a due tracker for one run: its due key moves to the lease's end, on the condition that
+    it is still the one we saw. Another run (or a stale index read) fails the condition -> None.
+    A run that dies after claiming leaves the tracker due again when the lease ends."""
+    lease = _due_sort(lease_until, tracker_id)
+    try:
+        resp = table.client.update_item(
+            TableName=table.TABLE,
+            Key=table.serialize(keys.tracker(tracker_id)),
+            UpdateExpression="SET gsi4sk = :lease, claimedAt = :now",
+            ConditionExpression="gsi4sk = :seen",
+            ExpressionAttributeValues={
+                ":lease": table.value(lease),
+                ":now": table.value(now_iso),
+                ":seen": table.value(seen_due),
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except table.ClientError as exc:
+        err = table.translate(exc)
+        if isinstance(err, ConditionFailed):
+            return None
+        raise err from None
+    return _strip(table.deserialize(resp["Attributes"])), lease
+
+
+def settle(tracker_id: str, lease: str, changes: dict[str, Any], next_due: str | None) -> bool:
+    """Write a claimed tracker's new state and next due time (None = off the due index), only if
+    our lease is still current. False when the lease was lost (nothing written)."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":lease": table.value(lease)}
+    sets, removes = [], []
+    for i, (field, val) in enumerate(changes.items()):
+        names[f"#f{i}"] = field
+        if val is None:
+            removes.append(f"#f{i}")
+        else:
+            sets.append(f"#f{i} = :v{i}")
+            values[f":v{i}"] = table.value(val)
+    if next_due:
+        sets.append("gsi4sk = :next")
+        values[":next"] = table.value(_due_sort(next_due, tracker_id))
+    else:
+        removes += ["gsi4pk", "gsi4sk"]
+    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
+    kwargs: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "Key": table.serialize(keys.tracker(tracker_id)),
+        "UpdateExpression": expression.strip(),
+        "ConditionExpression": "gsi4sk = :lease",
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    try:
+        table.client.update_item(**kwargs)
+        return True
+    except table.ClientError as exc:
+        err = table.translate(exc)
+        if isinstance(err, ConditionFailed):
+            return False
+        raise err from None

@@ -212,6 +212,7 @@ def _create(principal: Principal, survey: dict[str, Any], purchase: dict[str, An
         "token": token_value,
         "linkExpiresAt": iso(expires),
         "maxResends": survey.get("maxResends", 0),
+        "contact": {k: purchase[k] for k in ("email", "phone", "whatsapp") if purchase.get(k)} or None,
         "resendDelayMinutes": survey.get("resendDelayMinutes"),
     }
     token = {

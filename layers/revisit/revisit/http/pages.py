@@ -94,3 +94,12 @@ def survey_form(store_name: str, token: str, submit_url: str) -> str:
 
 def message(title: str, text: str) -> str:
     return _page(title, f"<h1>{escape(title)}</h1><p>{escape(text)}</p>")
+
+
+def unsubscribe_form(action: str) -> str:
+    """A confirmation step: link scanners that prefetch GET links must not unsubscribe anyone."""
+    body = (
+        "<h1>Stop survey messages?</h1><p>You will get no more feedback requests from this store.</p>"
+        f'<form method="post" action="{escape(action)}"><button type="submit">Unsubscribe</button></form>'
+    )
+    return _page("Unsubscribe", body)

@@ -113,3 +113,18 @@ class ListTrackers(Strict):
         if self.fromSendAt and self.toSendAt and self.fromSendAt > self.toSendAt:
             raise ValueError("fromSendAt must not be after toSendAt")
         return self
+
+
+class PartnerUnsubscribe(Strict):
+    """Opt-outs to sync: for one store, or the whole workspace when storeSlug is left out."""
+
+    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    customerId: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    email: Email | None = None
+    phone: E164 | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> PartnerUnsubscribe:
+        if not (self.customerId or self.email or self.phone):
+            raise ValueError("give at least one of customerId, email, phone")
+        return self
