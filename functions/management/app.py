@@ -1,9 +1,11 @@
-"""Management API: stores and credentials (owner); campaigns and surveys (owner or API key)."""
+"""Management API: stores and credentials (owner); campaigns, surveys, NPS setup (owner or API key)."""
 
-from revisit.domain import credentials, tokens, trackers, workspaces
+from revisit.domain import credentials, nps, tokens, trackers, workspaces
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso
+from revisit.errors import NotFound, field_error
 from revisit.http.app import base_url, body, create_app, json_response, logger, principal
+from revisit.http.nps_schemas import CreateCategory, CreateChannel, PatchConfig
 from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore
 from revisit.http.tracker_schemas import CreateSurvey, PatchSurvey
 
@@ -89,6 +91,38 @@ def update_survey(survey_id: str):
     caller = principal(app, Kind.OWNER, Kind.API)
     req = body(app, PatchSurvey)
     return json_response(200, trackers.update_survey(caller, survey_id, req.changes()))
+
+
+@app.post("/api/nps/<kind>")
+def create_nps_config(kind: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    what = _nps_kind(kind)
+    req = body(app, CreateCategory if what == "category" else CreateChannel)
+    spec = req.model_dump(exclude={"storeSlug"}, exclude_none=True)
+    return json_response(201, nps.add(caller, req.storeSlug, what, spec))
+
+
+@app.get("/api/nps/<kind>")
+def list_nps_config(kind: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    store = app.current_event.get_query_string_value("storeSlug") or caller.stores_visible()
+    if not store:
+        raise field_error("storeSlug", "is required", "missing")
+    return json_response(200, {"items": nps.list_config(caller, store, _nps_kind(kind))})
+
+
+@app.patch("/api/nps/<kind>/<code>")
+def update_nps_config(kind: str, code: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    req = body(app, PatchConfig)
+    return json_response(200, nps.update(caller, req.storeSlug, _nps_kind(kind), code, req.changes()))
+
+
+def _nps_kind(kind: str) -> str:
+    kinds = {"categories": "category", "channels": "channel"}
+    if kind not in kinds:
+        raise NotFound(f"No route for /api/nps/{kind}.")
+    return kinds[kind]
 
 
 @logger.inject_lambda_context

@@ -45,9 +45,10 @@ from tests.world import World, build_world  # noqa: E402
 def table():
     client = boto3.client("dynamodb", region_name="us-east-1")
     create_table_from_template(client, os.environ["TABLE_NAME"])
-    from revisit.domain import auth, workspaces
+    from revisit.domain import auth, nps, workspaces
 
     auth.clear_cache()
+    nps.clear_cache()
     workspaces._store_cache.clear()
     yield client
     client.delete_table(TableName=os.environ["TABLE_NAME"])

@@ -13,12 +13,11 @@ FilterExpressions on the chosen key range; results are newest first.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from revisit.dal import keys, table
+from revisit.dal import cursors, keys, table
+from revisit.dal.cursors import BadCursor  # noqa: F401 - re-exported for the domain
 
 PUBLIC_FIELDS = (
     "id",
@@ -67,10 +66,6 @@ class Query:
     max_rating: int | None = None
     source: str | None = None
     text: str | None = None
-
-
-class BadCursor(ValueError):
-    pass
 
 
 def _key_plan(q: Query) -> tuple[str | None, str, str, str, bool]:
@@ -126,24 +121,6 @@ def _request(q: Query) -> tuple[dict[str, Any], str, str]:
     return req, pk_attr, pk_value
 
 
-def encode_cursor(last_key: dict[str, Any]) -> str:
-    plain = {k: next(iter(v.values())) for k, v in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, pk_attr: str, pk_value: str) -> dict[str, Any]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        raise BadCursor("cursor is not one this API issued") from None
-    if not isinstance(raw, dict) or raw.get(pk_attr) != pk_value or not all(isinstance(v, str) for v in raw.values()):
-        raise BadCursor("cursor does not belong to this search")
-    allowed = {keys.PK, keys.SK, "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"}
-    if not set(raw) <= allowed:
-        raise BadCursor("cursor is not one this API issued")
-    return {k: {"S": v} for k, v in raw.items()}
-
-
 def search_page(
     q: Query, limit: int, cursor: str | None, max_evaluated: int
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -154,7 +131,7 @@ def search_page(
     """
     req, pk_attr, pk_value = _request(q)
     if cursor:
-        req["ExclusiveStartKey"] = _decode_cursor(cursor, pk_attr, pk_value)
+        req["ExclusiveStartKey"] = cursors.decode(cursor, pk_attr, pk_value)
     items: list[dict[str, Any]] = []
     evaluated = 0
     while True:
@@ -166,5 +143,5 @@ def search_page(
         if not last:
             return items, None
         if len(items) >= limit or evaluated >= max_evaluated:
-            return items, encode_cursor(last)
+            return items, cursors.encode(last)
         req["ExclusiveStartKey"] = last

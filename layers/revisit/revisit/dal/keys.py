@@ -188,3 +188,37 @@ def agg_marker(source: str, record_id: str) -> dict[str, str]:
 def unsubscribe(workspace_id: str, store: str, kind: str, value: str) -> dict[str, str]:
     """Opt-out of one identity (kind: CUS / EMAIL / PHONE) for a store, or '*' for all stores."""
     return {PK: f"UNSUB#{workspace_id}#{store}", SK: f"{kind}#{value}"}
+
+
+# NPS (seed 002): a shop's categories and channels live in its SHOP#<shopId> partition beside the
+# shop item, so one Query answers "shop exists + its active categories/channels".
+def nps_config_pk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}"
+
+
+def nps_category(shop_id: str, code: str) -> dict[str, str]:
+    return {PK: nps_config_pk(shop_id), SK: f"CAT#{code}"}
+
+
+def nps_channel(shop_id: str, code: str) -> dict[str, str]:
+    return {PK: nps_config_pk(shop_id), SK: f"CHAN#{code}"}
+
+
+def device(did: str) -> dict[str, str]:
+    return {PK: f"DID#{did}", SK: META}
+
+
+def nps_review(workspace_id: str, store_slug: str, created_at: str, review_id: int) -> dict[str, str]:
+    return {PK: nps_store_pk(workspace_id, store_slug), SK: f"{created_at}#{review_id:016d}"}
+
+
+def nps_store_pk(workspace_id: str, store_slug: str) -> str:
+    return f"NPS#{workspace_id}#{store_slug}"
+
+
+def nps_channel_pk(workspace_id: str, store_slug: str, channel: str) -> str:
+    return f"NPSCH#{workspace_id}#{store_slug}#{channel}"
+
+
+def nps_category_pk(workspace_id: str, store_slug: str, category: str) -> str:
+    return f"NPSCAT#{workspace_id}#{store_slug}#{category}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -42,12 +43,27 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def error_response(status: int, code: str, message: str, details: list | None = None, headers=None) -> Response:
-    return json_response(status, {"error": {"code": code, "message": message, "details": details or []}}, headers)
+ErrorShape = Callable[[int, str, str, list], dict[str, Any]]
 
 
-def create_app(cors: bool = False) -> APIGatewayRestResolver:
-    """A resolver whose every failure is the one JSON error shape: never a stack trace or a 502."""
+def standard_error(_status: int, code: str, message: str, details: list) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def create_app(
+    cors: bool = False, error_shape: ErrorShape = standard_error, status_overrides: dict[int, int] | None = None
+) -> APIGatewayRestResolver:
+    """A resolver whose every failure is one JSON error shape: never a stack trace or a 502.
+
+    ``error_shape`` and ``status_overrides`` let a compatibility API (the NPS seed) keep the
+    shapes and codes its clients expect.
+    """
+    overrides = status_overrides or {}
+
+    def fail(status: int, code: str, message: str, details: list | None = None, headers=None) -> Response:
+        status = overrides.get(status, status)
+        return json_response(status, error_shape(status, code, message, details or []), headers)
+
     cors_config = None
     if cors:
         from aws_lambda_powertools.event_handler import CORSConfig
@@ -58,8 +74,8 @@ def create_app(cors: bool = False) -> APIGatewayRestResolver:
     @app.exception_handler(errors.RevisitError)
     def _domain_error(exc: errors.RevisitError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return error_response(status, exc.code, exc.message, exc.details, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 and 401 not in overrides else None
+        return fail(status, exc.code, exc.message, exc.details, headers)
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response:
@@ -69,18 +85,18 @@ def create_app(cors: bool = False) -> APIGatewayRestResolver:
             {r.method for r in app._static_routes + app._dynamic_routes if r.rule.match(path)}  # noqa: SLF001
         )
         if allowed:
-            return error_response(
+            return fail(
                 405,
                 "METHOD_NOT_ALLOWED",
                 f"{method} is not allowed on {path}; use {', '.join(allowed)}.",
                 headers={"Allow": ", ".join(allowed)},
             )
-        return error_response(404, "NOT_FOUND", f"No route for {method} {path}.")
+        return fail(404, "NOT_FOUND", f"No route for {method} {path}.")
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
-        return error_response(500, "INTERNAL", "Something went wrong on our side; it has been logged.")
+        return fail(500, "INTERNAL", "Something went wrong on our side; it has been logged.")
 
     return app
 

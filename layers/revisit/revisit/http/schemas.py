@@ -121,7 +121,7 @@ class CreateCampaign(Strict):
     maxUses: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] | None = None
 
 
-def _instant(value: Any, end_of_day: bool) -> Any:
+def instant(value: Any, end_of_day: bool) -> Any:
     """Query-string dates: full ISO timestamps, or a day (YYYY-MM-DD: its start, or end for `to`)."""
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         day = datetime.fromisoformat(value).date()
@@ -146,12 +146,12 @@ class FeedbackQuery(Strict):
     @field_validator("from_", mode="before")
     @classmethod
     def _from_day(cls, value: Any) -> Any:
-        return _instant(value, end_of_day=False)
+        return instant(value, end_of_day=False)
 
     @field_validator("to", mode="before")
     @classmethod
     def _to_day(cls, value: Any) -> Any:
-        return _instant(value, end_of_day=True)
+        return instant(value, end_of_day=True)
 
     @field_validator("from_", "to")
     @classmethod

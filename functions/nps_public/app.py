@@ -1,0 +1,34 @@
+"""GET /nps/categories, GET /nps/channels (shop_id only, as in seed 002) and GET /nps/init (a did)."""
+
+from revisit.domain import nps
+from revisit.errors import NotFound
+from revisit.http.app import create_app, json_response, logger, query
+from revisit.http.nps_schemas import NPS_STATUS_OVERRIDES, ShopQuery, nps_error
+
+app = create_app(cors=True, error_shape=nps_error, status_overrides=NPS_STATUS_OVERRIDES)
+
+
+def _shop_id() -> str:
+    if not app.current_event.get_query_string_value("shop_id"):
+        raise NotFound("Required query parameters are missed or undefined: shop_id.")
+    return query(app, ShopQuery).shop_id
+
+
+@app.get("/nps/categories")
+def categories():
+    return json_response(200, nps.active(_shop_id(), "category"))
+
+
+@app.get("/nps/channels")
+def channels():
+    return json_response(200, nps.active(_shop_id(), "channel"))
+
+
+@app.get("/nps/init")
+def init():
+    return json_response(200, nps.init_device(_shop_id()))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

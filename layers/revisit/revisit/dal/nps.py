@@ -1,0 +1,144 @@
+"""NPS: a shop's categories and channels, device ids, and reviews.
+
+| pattern                                   | key condition / index                              | calls |
+|-------------------------------------------|----------------------------------------------------|-------|
+| shop + its categories and channels        | Query pk=SHOP#shopId (META, CAT#*, CHAN#*)         | 1     |
+| next numeric id of a category/channel     | UpdateItem SHOP#shopId META ADD npsSeq             | 1     |
+| device id                                 | GetItem DID#did                                    | 1     |
+| reviews of a store by date                | Query pk=NPS#ws#store, sk BETWEEN                  | 1/page|
+| ... of one channel / one category         | gsi1 NPSCH#ws#store#channel / gsi2 NPSCAT#...      | 1/page|
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revisit.dal import cursors, keys, table
+
+_SK_MAX = "\uffff"
+REVIEW_FIELDS = (
+    "id", "client", "rate", "channel", "category", "comment", "createdAt", "respondentType", "civ", "orderId",
+    "workspaceId", "storeSlug", "shopId",
+)  # fmt: skip
+
+
+def shop_config(shop_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+    """(shop item or None, categories, channels) in one Query of the shop's partition."""
+    items = table.query_all(
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": table.value(keys.nps_config_pk(shop_id))},
+    )
+    shop = next((i for i in items if i["sk"] == keys.META), None)
+    strip = lambda i: {k: v for k, v in i.items() if k not in ("pk", "sk")}  # noqa: E731
+    categories = [strip(i) for i in items if i["sk"].startswith("CAT#")]
+    channels = [strip(i) for i in items if i["sk"].startswith("CHAN#")]
+    return shop, sorted(categories, key=lambda c: c["id"]), sorted(channels, key=lambda c: c["id"])
+
+
+def next_id(shop_id: str) -> int:
+    resp = table.client.update_item(
+        TableName=table.TABLE,
+        Key=table.serialize(keys.shop(shop_id)),
+        UpdateExpression="ADD npsSeq :one",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":one": table.value(1)},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(resp["Attributes"]["npsSeq"]["N"])
+
+
+def put_config(shop_id: str, kind: str, record: dict[str, Any]) -> None:
+    """A new category (kind 'category') or channel; ConditionFailed if the code exists."""
+    key = (
+        keys.nps_category(shop_id, record["code"]) if kind == "category" else keys.nps_channel(shop_id, record["code"])
+    )
+    table.put_new({**key, "type": f"nps_{kind}", **record})
+
+
+def update_config(shop_id: str, kind: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    key = keys.nps_category(shop_id, code) if kind == "category" else keys.nps_channel(shop_id, code)
+    names = {f"#f{i}": k for i, k in enumerate(changes)}
+    values = {f":v{i}": table.value(v) for i, v in enumerate(changes.values())}
+    try:
+        resp = table.client.update_item(
+            TableName=table.TABLE,
+            Key=table.serialize(key),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except table.ClientError as exc:
+        raise table.translate(exc) from None
+    return {k: v for k, v in table.deserialize(resp["Attributes"]).items() if k not in ("pk", "sk", "type")}
+
+
+def put_device(did: str, record: dict[str, Any]) -> None:
+    table.put_new({**keys.device(did), "type": "device", **record})
+
+
+def get_device(did: str) -> dict[str, Any] | None:
+    return table.get(keys.device(did))
+
+
+def put_review(review: dict[str, Any]) -> None:
+    """The review with its keys (sparse GSIs by channel and category); ConditionFailed on an id clash."""
+    ws, store, sort = review["workspaceId"], review["storeSlug"], None
+    item = {**keys.nps_review(ws, store, review["createdAt"], review["id"]), "type": "nps_review", **review}
+    sort = item[keys.SK]
+    item["gsi1pk"], item["gsi1sk"] = keys.nps_channel_pk(ws, store, review["channel"]), sort
+    item["gsi2pk"], item["gsi2sk"] = keys.nps_category_pk(ws, store, review["category"]), sort
+    table.put_new(item)
+
+
+def reviews_page(
+    workspace_id: str,
+    store_slug: str,
+    from_ts: str | None,
+    to_ts: str | None,
+    channel: str | None,
+    category: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Oldest first, ``limit`` at most, with a cursor to the next page (None at the end)."""
+    if channel:
+        index, pk_attr, sk_attr, pk = "gsi1", "gsi1pk", "gsi1sk", keys.nps_channel_pk(workspace_id, store_slug, channel)
+    elif category:
+        index, pk_attr, sk_attr, pk = (
+            "gsi2",
+            "gsi2pk",
+            "gsi2sk",
+            keys.nps_category_pk(workspace_id, store_slug, category),
+        )
+    else:
+        index, pk_attr, sk_attr, pk = None, keys.PK, keys.SK, keys.nps_store_pk(workspace_id, store_slug)
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+        "ExpressionAttributeNames": {"#pk": pk_attr, "#sk": sk_attr},
+        "ExpressionAttributeValues": {
+            ":pk": table.value(pk),
+            ":lo": table.value(from_ts or "0"),
+            ":hi": table.value((to_ts + _SK_MAX) if to_ts else _SK_MAX),
+        },
+    }
+    if index:
+        req["IndexName"] = index
+    if channel and category:
+        req["FilterExpression"] = "category = :cat"
+        req["ExpressionAttributeValues"][":cat"] = table.value(category)
+    if cursor:
+        req["ExclusiveStartKey"] = cursors.decode(cursor, pk_attr, pk)
+    out: list[dict[str, Any]] = []
+    while True:
+        req["Limit"] = limit - len(out)
+        resp = table.client.query(**req)
+        out.extend({k: v for k, v in table.deserialize(i).items() if k in REVIEW_FIELDS} for i in resp.get("Items", []))
+        last = resp.get("LastEvaluatedKey")
+        if not last:
+            return out, None
+        if len(out) >= limit:
+            return out, cursors.encode(last)
+        req["ExclusiveStartKey"] = last

@@ -1,0 +1,129 @@
+"""Request models of the NPS API (seed 002) and of its management (categories, channels)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from revisit.http.schemas import SLUG_PATTERN, Strict, instant
+
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Text = Annotated[str, Field(max_length=1000)]
+
+
+def nps_error(_status: int, _code: str, message: str, details: list) -> dict[str, Any]:
+    """The seed's error body: {"status": "error", "message": ...} (the message names the field)."""
+    return {"status": "error", "message": message}
+
+
+# The seed answers 403 for failed authorization (we would say 401).
+NPS_STATUS_OVERRIDES = {401: 403}
+
+
+class ShopQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    shop_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class NpsCreate(BaseModel):
+    """POST /nps/create. Unknown fields are ignored (clients of the original may send more)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    shop_id: Annotated[str, Field(min_length=1, max_length=64)]
+    shop_secret: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    did: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    seance: Annotated[str, Field(min_length=1, max_length=128)]
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,24}$")] | None = None
+    loyalty_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    order_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    channel: Code
+    category: Code
+    rate: Annotated[int, Field(ge=1, le=10)]
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+
+    @field_validator("rate", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Integers, and digit strings ("8": form-style clients); never booleans or fractions."""
+        if isinstance(value, bool):
+            raise ValueError("must be an integer between 1 and 10")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("must be an integer between 1 and 10, not a fraction")
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError("must be an integer between 1 and 10")
+        return value
+
+    @field_validator("order_id", "loyalty_id", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _who(self) -> NpsCreate:
+        if not self.shop_secret and not self.did:
+            raise ValueError("shop_secret or did is required")
+        if not self.did and not (self.email or self.phone):
+            raise ValueError("email or phone is required when did is not used")
+        return self
+
+
+class ReviewsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    shop_id: Annotated[str, Field(min_length=1, max_length=64)]
+    shop_secret: Annotated[str, Field(min_length=1, max_length=128)]
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    channel: Code | None = None
+    category: Code | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 1000
+    cursor: Annotated[str, Field(max_length=2048)] | None = None
+
+    @field_validator("date_from", mode="before")
+    @classmethod
+    def _from_day(cls, value: Any) -> Any:
+        return instant(value, end_of_day=False)
+
+    @field_validator("date_to", mode="before")
+    @classmethod
+    def _to_day(cls, value: Any) -> Any:
+        return instant(value, end_of_day=True)
+
+
+class CreateCategory(Strict):
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    promoter_question: Text | None = None
+    promoter_success: Text | None = None
+    passive_question: Text | None = None
+    passive_success: Text | None = None
+    detractor_question: Text | None = None
+    detractor_success: Text | None = None
+    active: bool = True
+
+
+class CreateChannel(Strict):
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    code: Code
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    active: bool = True
+
+
+class PatchConfig(Strict):
+    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    promoter_question: Text | None = None
+    promoter_success: Text | None = None
+    passive_question: Text | None = None
+    passive_success: Text | None = None
+    detractor_question: Text | None = None
+    detractor_success: Text | None = None
+    active: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(exclude_unset=True).items() if k != "storeSlug" and v is not None}
