@@ -270,3 +270,19 @@ def test_management_patch_deactivates(shop):
         ),
     )
     assert dup.status == 409
+
+
+def test_sample_events_with_the_seed_ids_replaced(shop):
+    from tests.support import sample_event
+
+    def real(event):
+        text = json.dumps(event)
+        text = text.replace("0d42fd8b713d0752776ca589cc0056", shop.shop_id)
+        return json.loads(text.replace("0123456789abcdef0123456789abcdef", shop.shop_secret))
+
+    assert invoke("nps_public", real(sample_event("nps_categories"))).json[0]["code"] == "category_id"
+    assert len(invoke("nps_public", real(sample_event("nps_channels"))).json) == 2
+    assert invoke("nps_create", real(sample_event("nps_create"))).json["status"] == "success"
+    assert invoke("nps_reviews", real(sample_event("nps_reviews"))).json[0]["comment"] == "ok thanks"
+    # and as written, with the seed's example ids: no such shop
+    assert invoke("nps_public", sample_event("nps_categories")).status == 404
