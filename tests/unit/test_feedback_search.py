@@ -22,11 +22,18 @@ def make_feedback(world, monkeypatch, specs):
     for store, minutes, rating, civ, order_id, source, comment in specs:
         payload = {k: v for k, v in {"civ": civ, "orderId": order_id}.items() if v}
         body = {"storeSlug": store, "payload": payload, **({"source": source} if source else {})}
-        token = invoke("token", api_event("POST", "/api/external/token", body=body,
-                                          headers={"x-api-key": world.workspace_key})).json["token"]
+        token = invoke(
+            "token", api_event("POST", "/api/external/token", body=body, headers={"x-api-key": world.workspace_key})
+        ).json["token"]
         monkeypatch.setattr(submissions, "now", lambda m=minutes: T0 + timedelta(minutes=m))
-        reply = invoke("submit", api_event("POST", "/api/external/public/submit",
-                                           body={"token": token, "rating": rating, **({"comment": comment} if comment else {})}))
+        reply = invoke(
+            "submit",
+            api_event(
+                "POST",
+                "/api/external/public/submit",
+                body={"token": token, "rating": rating, **({"comment": comment} if comment else {})},
+            ),
+        )
         assert reply.status == 201
         made.append(reply.json["id"])
     return made
@@ -35,7 +42,7 @@ def make_feedback(world, monkeypatch, specs):
 SPECS = [
     ("downtown-coffee", 0, 5, "CUST-1", "ORD-1", "POS", "Lovely flat white"),
     ("downtown-coffee", 10, 3, "CUST-2", "ORD-2", "email", "Slow service today"),
-    ("downtown-coffee", 20, 1, None, "ORD-3", "POS", "=HYPERLINK(\"http://evil\")"),
+    ("downtown-coffee", 20, 1, None, "ORD-3", "POS", '=HYPERLINK("http://evil")'),
     ("uptown-bakery", 30, 4, "CUST-1", "ORD-4", "POS", "Croissant was great"),
     ("downtown-coffee", 40, 4, "CUST-1", None, None, None),
     ("uptown-bakery", 50, 2, "CUST-3", "ORD-6", "email", "cold COFFEE, café froid"),
@@ -49,13 +56,19 @@ def seeded(world, monkeypatch):
 
 
 def search(key, **query):
-    reply = invoke("feedback", api_event("GET", "/api/external/feedback", headers={"x-api-key": key},
-                                         query={k: str(v) for k, v in query.items()}))
+    reply = invoke(
+        "feedback",
+        api_event(
+            "GET", "/api/external/feedback", headers={"x-api-key": key}, query={k: str(v) for k, v in query.items()}
+        ),
+    )
     return reply
 
 
 def minutes(items):
-    return [int((datetime.fromisoformat(i["createdAt"].replace("Z", "+00:00")) - T0).total_seconds() // 60) for i in items]
+    return [
+        int((datetime.fromisoformat(i["createdAt"].replace("Z", "+00:00")) - T0).total_seconds() // 60) for i in items
+    ]
 
 
 @pytest.mark.parametrize(
@@ -155,8 +168,15 @@ def test_bad_queries_name_the_field(seeded, query, field):
 
 
 def export(key, **query):
-    return invoke("feedback", api_event("GET", "/api/external/feedback/export", headers={"x-api-key": key},
-                                        query={k: str(v) for k, v in query.items()}))
+    return invoke(
+        "feedback",
+        api_event(
+            "GET",
+            "/api/external/feedback/export",
+            headers={"x-api-key": key},
+            query={k: str(v) for k, v in query.items()},
+        ),
+    )
 
 
 def test_csv_export_is_spreadsheet_safe(seeded):
@@ -168,7 +188,7 @@ def test_csv_export_is_spreadsheet_safe(seeded):
     assert len(rows) == 6
     assert {"payload.civ", "payload.orderId"} <= set(rows[0])
     formula = next(r for r in rows if r["orderId"] == "ORD-3")
-    assert formula["comment"] == "'=HYPERLINK(\"http://evil\")"
+    assert formula["comment"] == '\'=HYPERLINK("http://evil")'
     assert next(r for r in rows if r["orderId"] == "ORD-6")["comment"] == "cold COFFEE, café froid"
 
 

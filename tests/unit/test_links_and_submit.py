@@ -20,7 +20,9 @@ SEED_TOKEN_BODY = """{
 
 def new_token(world, body=None, key=None, headers=None):
     hdrs = {"x-api-key": key or world.store_key, **(headers or {})}
-    reply = invoke("token", api_event("POST", "/api/external/token", body=body or json.loads(SEED_TOKEN_BODY), headers=hdrs))
+    reply = invoke(
+        "token", api_event("POST", "/api/external/token", body=body or json.loads(SEED_TOKEN_BODY), headers=hdrs)
+    )
     return reply
 
 
@@ -38,6 +40,7 @@ def all_items(table, type_):
 
 
 # ---------------------------------------------------------------- token creation
+
 
 def test_seed_example_sent_verbatim(world):
     event = sample_event("token")
@@ -103,12 +106,17 @@ def test_bad_token_requests_are_400_naming_the_field_and_write_nothing(world, ta
 
 
 def test_payload_keeps_extra_fields_and_numbers(world):
-    body = {"storeSlug": "downtown-coffee", "source": "POS",
-            "payload": {"orderId": 12345, "civ": "CUST-1", "total": 18.5, "table": 7, "vip": True}}
+    body = {
+        "storeSlug": "downtown-coffee",
+        "source": "POS",
+        "payload": {"orderId": 12345, "civ": "CUST-1", "total": 18.5, "table": 7, "vip": True},
+    }
     token = new_token(world, body=body).json["token"]
     assert submit({"token": token, "rating": 4}).status == 201
-    found = invoke("feedback", api_event("GET", "/api/external/feedback", headers={"x-api-key": world.store_key},
-                                          query={"orderId": "12345"})).json["items"]
+    found = invoke(
+        "feedback",
+        api_event("GET", "/api/external/feedback", headers={"x-api-key": world.store_key}, query={"orderId": "12345"}),
+    ).json["items"]
     assert found[0]["payload"] == {"orderId": "12345", "civ": "CUST-1", "total": 18.5, "table": 7, "vip": True}
     assert found[0]["source"] == "POS"
 
@@ -120,13 +128,17 @@ def test_idempotency_key_returns_the_same_token(world, table):
     assert first.json == again.json
     assert again.headers.get("idempotent-replayed") == "true"
     assert len(all_items(table, "token")) == 1
-    other = new_token(world, body={"storeSlug": "downtown-coffee", "payload": {"orderId": "X"}},
-                      headers={"Idempotency-Key": "order-ORD-12345"})
+    other = new_token(
+        world,
+        body={"storeSlug": "downtown-coffee", "payload": {"orderId": "X"}},
+        headers={"Idempotency-Key": "order-ORD-12345"},
+    )
     assert other.status == 409
     assert len(all_items(table, "token")) == 1
 
 
 # ---------------------------------------------------------------- submission
+
 
 def test_seed_submit_example_with_civ_in_body_wins(world, table):
     token = new_token(world).json["token"]
@@ -238,13 +250,18 @@ def test_malformed_submit_body(world):
 
 # ---------------------------------------------------------------- campaigns
 
+
 def owner_call(world, method, path, body=None):
     return invoke("management", api_event(method, path, body=body, headers=world.owner_headers()))
 
 
 def test_campaign_token_is_reusable_until_max_uses(world, table):
-    created = owner_call(world, "POST", "/api/campaigns",
-                         {"storeSlug": "downtown-coffee", "name": "Table QR", "maxUses": 2, "source": "QR"})
+    created = owner_call(
+        world,
+        "POST",
+        "/api/campaigns",
+        {"storeSlug": "downtown-coffee", "name": "Table QR", "maxUses": 2, "source": "QR"},
+    )
     assert created.status == 201
     token = created.json["token"]
     assert submit({"token": token, "rating": 5, "civ": "A"}).status == 201
@@ -260,26 +277,45 @@ def test_closed_campaign_stops_accepting(world):
     listed = owner_call(world, "GET", "/api/campaigns").json["items"]
     assert [c["campaignId"] for c in listed] == [created["campaignId"]]
     assert page(created["token"]).status == 200
-    closed = invoke("management", api_event("DELETE", f"/api/campaigns/{created['campaignId']}",
-                                             resource="/api/campaigns/{campaignId}", headers=world.owner_headers(),
-                                             path_params={"campaignId": created["campaignId"]}))
+    closed = invoke(
+        "management",
+        api_event(
+            "DELETE",
+            f"/api/campaigns/{created['campaignId']}",
+            resource="/api/campaigns/{campaignId}",
+            headers=world.owner_headers(),
+            path_params={"campaignId": created["campaignId"]},
+        ),
+    )
     assert closed.status == 200 and closed.json["status"] == "closed"
     assert submit({"token": created["token"], "rating": 5}).status == 410
 
 
 def test_campaign_for_another_store_with_store_key_is_403(world):
-    reply = invoke("management", api_event("POST", "/api/campaigns", body={"storeSlug": "downtown-coffee", "name": "x"},
-                                           headers={"x-api-key": world.other_store_key}))
+    reply = invoke(
+        "management",
+        api_event(
+            "POST",
+            "/api/campaigns",
+            body={"storeSlug": "downtown-coffee", "name": "x"},
+            headers={"x-api-key": world.other_store_key},
+        ),
+    )
     assert reply.status == 403
 
 
 def test_campaign_past_expiry_is_410(world):
-    reply = owner_call(world, "POST", "/api/campaigns",
-                       {"storeSlug": "downtown-coffee", "name": "old", "expiresAt": "2020-01-01T00:00:00Z"})
+    reply = owner_call(
+        world,
+        "POST",
+        "/api/campaigns",
+        {"storeSlug": "downtown-coffee", "name": "old", "expiresAt": "2020-01-01T00:00:00Z"},
+    )
     assert reply.status == 400 and reply.json["error"]["details"][0]["field"] == "expiresAt"
 
 
 # ---------------------------------------------------------------- the page
+
 
 def test_page_is_a_form_that_hides_the_payload(world):
     token = new_token(world).json["token"]
