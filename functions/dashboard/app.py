@@ -1,0 +1,21 @@
+"""GET /api/external/dashboard - CIV loyalty metrics of one store, from the aggregates only."""
+
+from revisit.domain import analytics
+from revisit.domain.auth import Kind
+from revisit.http.analytics_schemas import DashboardQuery
+from revisit.http.app import create_app, json_response, logger, principal, query
+
+app = create_app()
+
+
+@app.get("/api/external/dashboard")
+def dashboard():
+    caller = principal(app, Kind.API, Kind.OWNER)
+    q = query(app, DashboardQuery)
+    metrics = analytics.dashboard(caller, q.storeSlug, q.from_, q.to)
+    return json_response(200, metrics, {"Cache-Control": "private, no-store"})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,193 @@
+"""CIV loyalty aggregates: the stream aggregator's state and the dashboard's reads of it.
+
+| item                          | pk                 | sk                          | written with            |
+|-------------------------------|--------------------|-----------------------------|-------------------------|
+| day counters of a store       | AGG#ws#store       | DAY#yyyy-mm-dd              | ADD (Update)            |
+| customer state (store, civ)   | AGG#ws#store       | CIV#civ                     | Put, version condition  |
+| watch list entry              | AGG#ws#store       | WATCH#civ                   | Put / Delete            |
+| customer activity on a day    | AGGACT#ws#store    | DAY#yyyy-mm-dd#CIV#civ      | ADD (Update)            |
+| applied-record marker         | AGGMARK#source#id  | META                        | Put, attribute_not_exists, TTL |
+
+| access pattern (dashboard)          | key condition                                          |
+|-------------------------------------|--------------------------------------------------------|
+| day counters of a period            | pk=AGG#ws#store, sk BETWEEN DAY#from AND DAY#to        |
+| customers active in a period        | pk=AGGACT#ws#store, sk BETWEEN DAY#from# AND DAY#to$   |
+| the store's watch list              | pk=AGG#ws#store, begins_with(sk, WATCH#)               |
+
+Every change of one source record is ONE TransactWriteItems whose first item is the marker: a
+replayed record fails that condition and changes nothing (:class:`AlreadyApplied`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from revisit.dal import ConditionFailed, keys, table
+
+TYPE_MARKER = "agg_marker"
+TYPE_DAY = "agg_day"
+TYPE_ACTIVITY = "agg_activity"
+TYPE_CUSTOMER = "agg_customer"
+TYPE_WATCH = "agg_watch"
+
+_HIDDEN = (keys.PK, keys.SK, "type", "workspaceId", "storeSlug")
+_MARKER_INDEX = 0
+_CUSTOMER_INDEX = 1
+
+
+class AlreadyApplied(Exception):
+    """The source record's marker exists: its effects are in the aggregates already."""
+
+
+class Contention(Exception):
+    """The customer state changed since it was read (or a concurrent transaction held an item)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """Everything one source record changes, applied atomically by :func:`apply`.
+
+    ``day_deltas`` maps a day to counter deltas (added with ADD; zeros are left out).
+    ``customer`` is the customer's whole new state; ``customer_version`` the version the stored
+    state must still have (``None``: it must not exist yet). ``watch`` puts a watch-list entry,
+    ``unwatch`` deletes the customer's entry.
+    """
+
+    source: str
+    record_id: str
+    workspace_id: str
+    store_slug: str
+    applied_at: str
+    marker_expires_epoch: int
+    day_deltas: dict[str, dict[str, int]] = field(default_factory=dict)
+    civ: str | None = None
+    activity_day: str | None = None
+    customer: dict[str, Any] | None = None
+    customer_version: int | None = None
+    watch: dict[str, Any] | None = None
+    unwatch: bool = False
+
+
+def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {k: v for k, v in item.items() if k not in _HIDDEN} if item else None
+
+
+def get_customer(workspace_id: str, store_slug: str, civ: str) -> dict[str, Any] | None:
+    """The customer's state at the store (strongly consistent: the aggregator builds on it)."""
+    return _strip(table.get(keys.agg_customer(workspace_id, store_slug, civ), consistent=True))
+
+
+def _adds(deltas: dict[str, int], set_values: dict[str, Any]) -> dict[str, Any]:
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    sets, adds = [], []
+    for i, (name, v) in enumerate(set_values.items()):
+        names[f"#s{i}"], values[f":s{i}"] = name, table.value(v)
+        sets.append(f"#s{i} = :s{i}")
+    for i, (name, delta) in enumerate(sorted(deltas.items())):
+        names[f"#a{i}"], values[f":a{i}"] = name, table.value(delta)
+        adds.append(f"#a{i} :a{i}")
+    expression = "SET " + ", ".join(sets)
+    if adds:
+        expression += " ADD " + ", ".join(adds)
+    return {"UpdateExpression": expression, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+def _items(change: Change) -> list[dict[str, Any]]:
+    ws, store = change.workspace_id, change.store_slug
+    owner = {"workspaceId": ws, "storeSlug": store}
+    marker = {
+        **keys.agg_marker(change.source, change.record_id),
+        "type": TYPE_MARKER,
+        **owner,
+        "source": change.source,
+        "recordId": change.record_id,
+        "appliedAt": change.applied_at,
+        keys.TTL: change.marker_expires_epoch,
+    }
+    items: list[dict[str, Any]] = [
+        {"Put": {"Item": table.serialize(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
+    ]
+    if change.customer is not None and change.civ is not None:
+        state = {**keys.agg_customer(ws, store, change.civ), "type": TYPE_CUSTOMER, **owner, **change.customer}
+        put: dict[str, Any] = {"Item": table.serialize(state)}
+        if change.customer_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = {":v": table.value(change.customer_version)}
+        items.append({"Put": put})  # index 1 (_CUSTOMER_INDEX)
+    for day, deltas in sorted(change.day_deltas.items()):
+        nonzero = {k: v for k, v in deltas.items() if v}
+        update = _adds(nonzero, {"type": TYPE_DAY, **owner, "day": day})
+        items.append({"Update": {"Key": table.serialize(keys.agg_day(ws, store, day)), **update}})
+    if change.activity_day is not None and change.civ is not None:
+        update = _adds({"visits": 1}, {"type": TYPE_ACTIVITY, **owner, "day": change.activity_day, "civ": change.civ})
+        key = keys.agg_activity(ws, store, change.activity_day, change.civ)
+        items.append({"Update": {"Key": table.serialize(key), **update}})
+    if change.civ is not None and change.watch is not None:
+        entry = {**keys.agg_watch(ws, store, change.civ), "type": TYPE_WATCH, **owner, **change.watch}
+        items.append({"Put": {"Item": table.serialize(entry)}})
+    elif change.civ is not None and change.unwatch:
+        items.append({"Delete": {"Key": table.serialize(keys.agg_watch(ws, store, change.civ))}})
+    return items
+
+
+def apply(change: Change) -> None:
+    """Write the marker and every aggregate change of one source record in ONE transaction.
+
+    Raises AlreadyApplied when the marker exists (a redelivered record), Contention when the
+    customer state is no longer the one the change was computed from (re-read and retry).
+    """
+    try:
+        table.transact(_items(change))
+    except ConditionFailed as exc:
+        if exc.failed_at(_MARKER_INDEX):
+            raise AlreadyApplied() from None
+        if change.customer is not None and exc.failed_at(_CUSTOMER_INDEX):
+            raise Contention() from None
+        raise
+    except ClientError as exc:
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and (
+            "TransactionConflict" in reasons
+        ):
+            raise Contention() from None
+        raise
+
+
+def _between(pk: str, lo: str, hi: str) -> list[dict[str, Any]]:
+    return table.query_all(
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+        ExpressionAttributeValues={":pk": table.value(pk), ":lo": table.value(lo), ":hi": table.value(hi)},
+    )
+
+
+def day_counters(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[dict[str, Any]]:
+    """The store's day counter items of days ``day_from``..``day_to`` (inclusive, YYYY-MM-DD);
+    days without feedback have no item. At most 366 small items: one Query page."""
+    lo, hi = keys.agg_day_range(day_from, day_to)
+    return [_strip(i) for i in _between(keys.agg_store_pk(workspace_id, store_slug), lo, hi)]
+
+
+def activity(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[dict[str, Any]]:
+    """``{day, civ, visits}`` of every identified customer on every day of the period they gave
+    feedback: one item per active customer-day (about 120 bytes each, so ~8,000 per 1 MB page)."""
+    lo, hi = keys.agg_activity_range(day_from, day_to)
+    items = _between(keys.agg_activity_pk(workspace_id, store_slug), lo, hi)
+    return [{"day": i["day"], "civ": i["civ"], "visits": i.get("visits", 0)} for i in items]
+
+
+def watch_list(workspace_id: str, store_slug: str) -> list[dict[str, Any]]:
+    """The store's watch list (customers whose recent ratings fell below their earlier average)."""
+    items = table.query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={
+            ":pk": table.value(keys.agg_store_pk(workspace_id, store_slug)),
+            ":p": table.value(keys.agg_watch_prefix()),
+        },
+    )
+    return [_strip(i) for i in items]

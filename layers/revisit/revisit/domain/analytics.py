@@ -1,0 +1,403 @@
+"""CIV loyalty analytics (seed 000): the stream aggregator's rules and the dashboard's metrics.
+
+The aggregator turns each inserted feedback record into a *visit* and folds it into per-store
+aggregates; the dashboard answers from those aggregates only. Definitions: docs/metrics.md;
+items and access patterns: docs/analytics-design.md.
+
+Exactly once in effect: every visit's changes are one transaction together with a marker keyed
+on the record's own id, so a redelivered record changes nothing. The aggregates are also
+independent of delivery order: a customer's first visit is the earliest by (createdAt, id) -
+a record that arrives late but is older than the recorded first visit takes its place, and the
+former first visit is re-counted as a return visit on its own day, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from revisit.dal import analytics as dal
+from revisit.domain import workspaces
+from revisit.domain.auth import Principal
+from revisit.domain.util import iso, now, parse_iso
+from revisit.errors import field_error
+
+log = logging.getLogger(__name__)
+
+RECENT_VISITS = 3  # "recent" = a customer's 3 latest visits (kept in their state)
+MIN_EARLIER_VISITS = 2  # growing dissatisfied: at least 2 visits before the recent ones ...
+DISSATISFIED_DROP = Fraction(1)  # ... and recent average <= earlier average - 1.0
+CONSISTENT_BELOW = Fraction(1, 10)  # |returnAvg - firstAvg| < 0.1 -> "consistent"
+MIN_SAMPLE = 30  # fewer first or return visits than this -> a sample-size note
+CSAT_MIN_RATING = 4  # CSAT: the share of ratings of 4 or 5
+DEFAULT_PERIOD_DAYS = 30
+MAX_PERIOD_DAYS = 366
+MARKER_TTL = timedelta(days=8)  # > the stream's 24 h retention: a record can't come back later
+MAX_ATTEMPTS = 5  # optimistic retries of one record when its customer state changed meanwhile
+
+SOURCE_FEEDBACK = "feedback"
+SOURCE_NPS_REVIEW = "nps_review"
+
+_COUNTERS = ("total", "anonymous", "r1", "r2", "r3", "r4", "r5")
+_VISIT_COUNTERS = ("firstCount", "firstSum", "firstCsat", "returnCount", "returnSum", "returnCsat")
+
+
+# ------------------------------------------------------------------ stream records -> visits
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # the record changed the aggregates now
+    DUPLICATE = "duplicate"  # a redelivery: its marker was there, nothing changed
+    SKIPPED = "skipped"  # not something the aggregates count (other item types, MODIFY, NPS for now)
+    INVALID = "invalid"  # a feedback record without the fields a visit needs (logged, not retried)
+
+
+class InvalidRecord(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One customer response at a store, whatever produced it (feedback now, NPS reviews later)."""
+
+    source: str
+    id: str
+    workspace_id: str
+    store_slug: str
+    civ: str | None
+    at: str  # ISO UTC with milliseconds and Z: sortable as text
+    rating: int  # 1-5
+
+    @property
+    def day(self) -> str:
+        return self.at[:10]
+
+    @property
+    def order(self) -> tuple[str, str]:
+        """Chronological order of a customer's visits: createdAt, ties broken by id."""
+        return (self.at, self.id)
+
+
+def _text(image: Mapping[str, Any], name: str) -> str:
+    value = image.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidRecord(f"{name} is missing or not text")
+    return value
+
+
+def _rating(image: Mapping[str, Any], low: int, high: int) -> int:
+    value = image.get("rating")
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidRecord("rating is not a number")
+    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
+        raise InvalidRecord("rating is not a whole number")
+    if not low <= int(value) <= high:
+        raise InvalidRecord(f"rating is not {low}-{high}")
+    return int(value)
+
+
+def visit_of(event_name: str | None, image: Mapping[str, Any]) -> Visit | None:
+    """The visit a stream record stands for, or None when the aggregates ignore it.
+
+    This is the one mapping from stored records to visits: NPS reviews (``type`` 'nps_review',
+    rate 1-10) plug in here; until they do, they are skipped.
+    """
+    if event_name != "INSERT":
+        return None
+    kind = image.get("type")
+    if kind == SOURCE_FEEDBACK:
+        try:
+            at = iso(parse_iso(_text(image, "createdAt")))
+        except ValueError:
+            raise InvalidRecord("createdAt is not an ISO timestamp") from None
+        civ = image.get("civ")
+        if civ is not None and (not isinstance(civ, str) or not civ):
+            raise InvalidRecord("civ is not text")
+        return Visit(
+            source=SOURCE_FEEDBACK,
+            id=_text(image, "id"),
+            workspace_id=_text(image, "workspaceId"),
+            store_slug=_text(image, "storeSlug"),
+            civ=civ,
+            at=at,
+            rating=_rating(image, 1, 5),
+        )
+    return None  # SOURCE_NPS_REVIEW: not counted yet; every other item type: not a visit
+
+
+def apply_record(event_name: str | None, image: Mapping[str, Any]) -> Outcome:
+    """Fold one stream record into the aggregates, exactly once in effect."""
+    try:
+        visit = visit_of(event_name, image)
+    except InvalidRecord as exc:
+        log.error("feedback record %s cannot be counted: %s", image.get("id"), exc)
+        return Outcome.INVALID
+    if visit is None:
+        return Outcome.SKIPPED
+    return apply_visit(visit)
+
+
+def apply_visit(visit: Visit) -> Outcome:
+    """One GetItem (the customer's state) and one TransactWriteItems; more only on contention."""
+    for attempt in range(MAX_ATTEMPTS):
+        state = dal.get_customer(visit.workspace_id, visit.store_slug, visit.civ) if visit.civ else None
+        try:
+            dal.apply(plan(state, visit, now()))
+        except dal.AlreadyApplied:
+            return Outcome.DUPLICATE
+        except dal.Contention:
+            time.sleep(0.01 * attempt)  # another writer of this customer: re-read, re-plan
+            continue
+        return Outcome.APPLIED
+    raise RuntimeError(f"customer state of {visit.id} kept changing; the record is retried")
+
+
+# ------------------------------------------------------------------ the aggregation rules (pure)
+
+
+def _csat(rating: int) -> int:
+    return 1 if rating >= CSAT_MIN_RATING else 0
+
+
+def _add(deltas: dict[str, dict[str, int]], day: str, **changes: int) -> None:
+    counters = deltas.setdefault(day, {})
+    for name, delta in changes.items():
+        counters[name] = counters.get(name, 0) + delta
+
+
+def watch_entry(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The customer's watch-list entry if they are growing dissatisfied, else None.
+
+    Rule: 3 recent visits (the latest 3) and at least 2 earlier ones, and the recent average at
+    least 1.0 below the earlier average (compared exactly, in integers).
+    """
+    recent = state["recent"]
+    earlier_count = state["visitCount"] - len(recent)
+    if len(recent) < RECENT_VISITS or earlier_count < MIN_EARLIER_VISITS:
+        return None
+    recent_sum = sum(r["rating"] for r in recent)
+    earlier_sum = state["ratingSum"] - recent_sum
+    if Fraction(recent_sum, len(recent)) > Fraction(earlier_sum, earlier_count) - DISSATISFIED_DROP:
+        return None
+    return {
+        "civ": state["civ"],
+        "visitCount": state["visitCount"],
+        "earlierSum": earlier_sum,
+        "earlierCount": earlier_count,
+        "recentSum": recent_sum,
+        "recentCount": len(recent),
+        "recentRatings": [r["rating"] for r in recent],
+        "lastVisitAt": recent[0]["at"],
+    }
+
+
+def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Change:
+    """Every change one visit makes, computed from the customer's current state (pure)."""
+    deltas: dict[str, dict[str, int]] = {}
+    _add(deltas, visit.day, total=1, **{f"r{visit.rating}": 1})
+    base = {
+        "source": visit.source,
+        "record_id": visit.id,
+        "workspace_id": visit.workspace_id,
+        "store_slug": visit.store_slug,
+        "applied_at": iso(at),
+        "marker_expires_epoch": int((at + MARKER_TTL).timestamp()),
+    }
+    if visit.civ is None:
+        _add(deltas, visit.day, anonymous=1)
+        return dal.Change(**base, day_deltas=deltas)
+
+    me = {"at": visit.at, "rating": visit.rating, "id": visit.id}
+    first = {"firstCount": 1, "firstSum": visit.rating, "firstCsat": _csat(visit.rating)}
+    if state is None:
+        _add(deltas, visit.day, **first)
+        new = {
+            "civ": visit.civ,
+            "visitCount": 1,
+            "ratingSum": visit.rating,
+            "firstVisitAt": visit.at,
+            "firstRating": visit.rating,
+            "firstFeedbackId": visit.id,
+            "recent": [me],
+            "version": 1,
+        }
+        old_watch = None
+    else:
+        new = {
+            **state,
+            "visitCount": state["visitCount"] + 1,
+            "ratingSum": state["ratingSum"] + visit.rating,
+            "version": state["version"] + 1,
+        }
+        if visit.order < (state["firstVisitAt"], state["firstFeedbackId"]):
+            # Older than the recorded first visit: this one is the first; the former first
+            # becomes a return visit, on its own day.
+            was_day, was = state["firstVisitAt"][:10], state["firstRating"]
+            _add(deltas, visit.day, **first)
+            _add(
+                deltas,
+                was_day,
+                firstCount=-1,
+                firstSum=-was,
+                firstCsat=-_csat(was),
+                returnCount=1,
+                returnSum=was,
+                returnCsat=_csat(was),
+            )
+            new |= {"firstVisitAt": visit.at, "firstRating": visit.rating, "firstFeedbackId": visit.id}
+        else:
+            _add(deltas, visit.day, returnCount=1, returnSum=visit.rating, returnCsat=_csat(visit.rating))
+        recent = sorted([*state["recent"], me], key=lambda r: (r["at"], r["id"]), reverse=True)
+        new["recent"] = recent[:RECENT_VISITS]
+        old_watch = watch_entry(state)
+    new_watch = watch_entry(new)
+    return dal.Change(
+        **base,
+        day_deltas=deltas,
+        civ=visit.civ,
+        activity_day=visit.day,
+        customer=new,
+        customer_version=state["version"] if state is not None else None,
+        watch=new_watch,
+        unwatch=old_watch is not None and new_watch is None,
+    )
+
+
+# ------------------------------------------------------------------ the dashboard
+
+
+def round_half_up(value: Fraction, places: int) -> float:
+    """``value`` rounded to ``places`` decimals, halves away from zero (4.125 -> 4.13), exactly."""
+    scaled = abs(value) * 10**places
+    whole = math.floor(scaled + Fraction(1, 2))
+    return float(Decimal(-whole if value < 0 else whole).scaleb(-places))
+
+
+def _avg(total: int, count: int) -> float | None:
+    return round_half_up(Fraction(total, count), 2) if count else None
+
+
+def _percent(part: int, count: int) -> float | None:
+    return round_half_up(Fraction(100 * part, count), 1) if count else None
+
+
+def resolve_period(day_from: date | None, day_to: date | None, today: date) -> tuple[date, date]:
+    """Whole UTC days, both inclusive. Default: the 30 days ending today (or ending ``to``)."""
+    to = day_to or today
+    start = day_from or to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if start > to:
+        raise field_error("from", "must not be after to", "date_order")
+    if (to - start).days + 1 > MAX_PERIOD_DAYS:
+        raise field_error("from", f"the period is at most {MAX_PERIOD_DAYS} days", "period_too_long")
+    return start, to
+
+
+def _visits_block(count: int, total: int, csat: int) -> dict[str, Any]:
+    return {"count": count, "avgRating": _avg(total, count), "csatPercent": _percent(csat, count)}
+
+
+def _loyalty(c: Mapping[str, int]) -> dict[str, Any]:
+    first, ret = c["firstCount"], c["returnCount"]
+    signal: dict[str, Any] = {
+        "direction": None,
+        "delta": None,
+        "threshold": float(CONSISTENT_BELOW),
+        "minSample": MIN_SAMPLE,
+        "note": None,
+    }
+    if not first or not ret:
+        missing = " and ".join(n for n, k in (("first", first), ("return", ret)) if not k)
+        signal["note"] = f"No {missing} visits in this period: nothing to compare."
+        return signal
+    delta = Fraction(c["returnSum"], ret) - Fraction(c["firstSum"], first)
+    signal["delta"] = round_half_up(delta, 2)
+    if abs(delta) < CONSISTENT_BELOW:
+        signal["direction"] = "consistent"
+    else:
+        signal["direction"] = "higher" if delta > 0 else "lower"
+    if first < MIN_SAMPLE or ret < MIN_SAMPLE:
+        signal["note"] = (
+            f"Small sample: {first} first and {ret} return visits; with fewer than {MIN_SAMPLE} of "
+            "either the difference may be chance."
+        )
+    return signal
+
+
+def _dissatisfied(entries: list[dict[str, Any]], day_from: str, day_to: str) -> list[dict[str, Any]]:
+    """Watched customers whose latest visit is in the period: largest drop first, then the most
+    recently seen, then by civ."""
+    rows = []
+    for e in entries:
+        if not day_from <= e["lastVisitAt"][:10] <= day_to:
+            continue
+        earlier = Fraction(e["earlierSum"], e["earlierCount"])
+        recent = Fraction(e["recentSum"], e["recentCount"])
+        rows.append((earlier - recent, e))
+    rows.sort(key=lambda t: t[1]["civ"])
+    rows.sort(key=lambda t: t[1]["lastVisitAt"], reverse=True)
+    rows.sort(key=lambda t: t[0], reverse=True)
+    return [
+        {
+            "civ": e["civ"],
+            "visitCount": e["visitCount"],
+            "earlierAvg": round_half_up(Fraction(e["earlierSum"], e["earlierCount"]), 2),
+            "recentAvg": round_half_up(Fraction(e["recentSum"], e["recentCount"]), 2),
+            "drop": round_half_up(drop, 2),
+            "recentRatings": e["recentRatings"],
+            "lastVisitAt": e["lastVisitAt"],
+        }
+        for drop, e in rows
+    ]
+
+
+def dashboard(
+    principal: Principal, store_slug: str | None, day_from: date | None, day_to: date | None
+) -> dict[str, Any]:
+    """The loyalty metrics of one store for whole UTC days ``day_from``..``day_to``.
+
+    Reads the aggregates only: one GetItem (the store), one Query of day counters (<= 366 items),
+    one Query of customer activity (one item per identified customer per day they gave feedback)
+    and one Query of the watch list - never the raw feedback.
+    """
+    slug = store_slug or principal.stores_visible()
+    if slug is None:
+        raise field_error("storeSlug", "required with workspace credentials", "missing")
+    principal.require_store(slug)
+    start, end = resolve_period(day_from, day_to, now().astimezone(UTC).date())
+    ws = principal.workspace_id
+    workspaces.get_store(ws, slug)  # 404 for a store that does not exist
+    lo, hi = start.isoformat(), end.isoformat()
+
+    c = dict.fromkeys(_COUNTERS + _VISIT_COUNTERS, 0)
+    for day in dal.day_counters(ws, slug, lo, hi):
+        for name in c:
+            c[name] += int(day.get(name, 0))
+    per_customer: dict[str, int] = {}
+    for row in dal.activity(ws, slug, lo, hi):
+        per_customer[row["civ"]] = per_customer.get(row["civ"], 0) + int(row["visits"])
+    identified = sum(1 for v in per_customer.values() if v > 0)
+    returning = sum(1 for v in per_customer.values() if v > 1)
+
+    return {
+        "storeSlug": slug,
+        "period": {"from": lo, "to": hi, "days": (end - start).days + 1},
+        "totalFeedback": c["total"],
+        "anonymousFeedback": c["anonymous"],
+        "identifiedFeedback": c["total"] - c["anonymous"],
+        "ratingDistribution": {str(r): c[f"r{r}"] for r in range(1, 6)},
+        "identifiedCustomers": identified,
+        "returningCustomers": returning,
+        "returnRate": _percent(returning, identified),
+        "firstVisit": _visits_block(c["firstCount"], c["firstSum"], c["firstCsat"]),
+        "returnVisit": _visits_block(c["returnCount"], c["returnSum"], c["returnCsat"]),
+        "loyaltySignal": _loyalty(c),
+        "growingDissatisfied": _dissatisfied(dal.watch_list(ws, slug), lo, hi),
+    }

@@ -1,0 +1,42 @@
+"""Request models of the CIV loyalty dashboard (pydantic v2). Unknown parameters are rejected."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from revisit.http.schemas import SLUG_PATTERN
+
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+class DashboardQuery(BaseModel):
+    """GET /api/external/dashboard?storeSlug=&from=&to= - whole UTC days, both inclusive.
+
+    ``from`` / ``to`` are YYYY-MM-DD only (no times: the aggregates are per UTC day). Defaults and
+    the 366-day limit are applied by the domain (revisit.domain.analytics.resolve_period).
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("a day as YYYY-MM-DD")
+        text = value.strip()
+        if not re.fullmatch(DAY_PATTERN, text):
+            raise ValueError("a day as YYYY-MM-DD")
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("not a calendar day") from None
