@@ -22,14 +22,9 @@ def create(record: dict[str, Any], secret_hash: str) -> None:
     condition_target = keys.store(ws, record["storeSlug"]) if record.get("storeSlug") else keys.workspace(ws)
     table.transact(
         [
-            {
-                "ConditionCheck": {
-                    "Key": table.serialize(condition_target),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {"Put": {"Item": table.serialize(registry), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"Item": table.serialize(lookup), "ConditionExpression": "attribute_not_exists(pk)"}},
+            table.must_exist(condition_target),
+            table.put_new_op(registry),
+            table.put_new_op(lookup),
         ]
     )
 

@@ -57,13 +57,14 @@ def put_config(shop_id: str, kind: str, record: dict[str, Any]) -> None:
 
 def update_config(shop_id: str, kind: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
     key = keys.nps_category(shop_id, code) if kind == "category" else keys.nps_channel(shop_id, code)
-    names = {f"#f{i}": k for i, k in enumerate(changes)}
-    values = {f":v{i}": table.value(v) for i, v in enumerate(changes.values())}
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    sets, removes = table.set_remove(changes, names, values)
     try:
         resp = table.client.update_item(
             TableName=table.TABLE,
             Key=table.serialize(key),
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+            UpdateExpression=table.update_expression(sets, removes),
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,

@@ -16,20 +16,8 @@ def create(purchase: dict[str, Any]) -> bool:
     try:
         table.transact(
             [
-                {
-                    "ConditionCheck": {
-                        "Key": table.serialize(keys.store(ws, purchase["storeSlug"])),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "Item": table.serialize(
-                            {**keys.purchase(ws, purchase["purchaseId"]), "type": "purchase", **purchase}
-                        ),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                table.must_exist(keys.store(ws, purchase["storeSlug"])),
+                table.put_new_op({**keys.purchase(ws, purchase["purchaseId"]), "type": "purchase", **purchase}),
             ]
         )
         return True

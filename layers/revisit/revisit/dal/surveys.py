@@ -18,18 +18,8 @@ def create(survey: dict[str, Any]) -> None:
     ws = survey["workspaceId"]
     table.transact(
         [
-            {
-                "ConditionCheck": {
-                    "Key": table.serialize(keys.store(ws, survey["storeSlug"])),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "Item": table.serialize({**keys.survey(ws, survey["surveyId"]), "type": "survey", **survey}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            table.must_exist(keys.store(ws, survey["storeSlug"])),
+            table.put_new_op({**keys.survey(ws, survey["surveyId"]), "type": "survey", **survey}),
         ]
     )
 
@@ -51,21 +41,13 @@ def list_for_workspace(workspace_id: str) -> list[dict[str, Any]]:
 
 def update(workspace_id: str, survey_id: str, changes: dict[str, Any], updated_at: str) -> dict[str, Any]:
     """SET the given fields (None removes one); ConditionFailed if the survey does not exist."""
-    sets, removes = ["updatedAt = :updatedAt"], []
     names: dict[str, str] = {}
     values: dict[str, Any] = {":updatedAt": table.value(updated_at)}
-    for i, (field, value) in enumerate(changes.items()):
-        names[f"#f{i}"] = field
-        if value is None:
-            removes.append(f"#f{i}")
-        else:
-            sets.append(f"#f{i} = :v{i}")
-            values[f":v{i}"] = table.value(value)
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    sets, removes = table.set_remove(changes, names, values)
     kwargs: dict[str, Any] = {
         "TableName": table.TABLE,
         "Key": table.serialize(keys.survey(workspace_id, survey_id)),
-        "UpdateExpression": expression,
+        "UpdateExpression": table.update_expression(["updatedAt = :updatedAt", *sets], removes),
         "ConditionExpression": "attribute_exists(pk)",
         "ExpressionAttributeValues": values,
         "ReturnValues": "ALL_NEW",

@@ -110,3 +110,40 @@ def translate(exc: ClientError) -> Exception:
         if any(r == "ConditionalCheckFailed" for r in reasons):
             return ConditionFailed(reasons)
     return exc
+
+
+# ---------------------------------------------------------------- transaction and update builders
+
+
+def must_exist(key: dict[str, str]) -> dict[str, Any]:
+    """A transaction item: the item at ``key`` must exist (e.g. the store a new record belongs to)."""
+    return {
+        "ConditionCheck": {"TableName": TABLE, "Key": serialize(key), "ConditionExpression": "attribute_exists(pk)"}
+    }
+
+
+def put_new_op(item: dict[str, Any]) -> dict[str, Any]:
+    """A transaction item: put ``item``, which must not exist yet."""
+    return {"Put": {"TableName": TABLE, "Item": serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def set_remove(changes: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """SET clauses for the changes with a value and REMOVE clauses for those set to None; fills
+    ``names`` and ``values`` with placeholders (#f0, :v0, ...)."""
+    sets, removes = [], []
+    for i, (field, val) in enumerate(changes.items()):
+        names[f"#f{i}"] = field
+        if val is None:
+            removes.append(f"#f{i}")
+        else:
+            sets.append(f"#f{i} = :v{i}")
+            values[f":v{i}"] = value(val)
+    return sets, removes
+
+
+def update_expression(sets: list[str], removes: list[str]) -> str:
+    return " ".join(
+        part
+        for part in ("SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
+        if part
+    )

@@ -31,18 +31,8 @@ def create(token: dict[str, Any], idempotency: tuple[str, dict[str, Any], int] |
     """
     ws = token["workspaceId"]
     items: list[dict[str, Any]] = [
-        {
-            "ConditionCheck": {
-                "Key": table.serialize(keys.store(ws, token["storeSlug"])),
-                "ConditionExpression": "attribute_exists(pk)",
-            }
-        },
-        {
-            "Put": {
-                "Item": table.serialize(to_item(token)),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
+        table.must_exist(keys.store(ws, token["storeSlug"])),
+        table.put_new_op(to_item(token)),
     ]
     if idempotency:
         key_hash, record, now_epoch = idempotency
@@ -68,26 +58,9 @@ def create_campaign(registry: dict[str, Any], token: dict[str, Any]) -> None:
     ws = registry["workspaceId"]
     table.transact(
         [
-            {
-                "ConditionCheck": {
-                    "Key": table.serialize(keys.store(ws, registry["storeSlug"])),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "Item": table.serialize(
-                        {**keys.campaign(ws, registry["campaignId"]), "type": "campaign", **registry}
-                    ),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "Item": table.serialize(to_item(token)),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            table.must_exist(keys.store(ws, registry["storeSlug"])),
+            table.put_new_op({**keys.campaign(ws, registry["campaignId"]), "type": "campaign", **registry}),
+            table.put_new_op(to_item(token)),
         ]
     )
 
@@ -158,10 +131,5 @@ def _consume_ops(token: dict[str, Any], feedback: dict[str, Any], now_iso: str, 
     )
     return [
         {"Update": {"Key": table.serialize(keys.token(token["token"])), **token_update}},
-        {
-            "Put": {
-                "Item": table.serialize(feedback_dal.to_item(feedback)),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
+        table.put_new_op(feedback_dal.to_item(feedback)),
     ]

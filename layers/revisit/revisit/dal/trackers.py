@@ -57,19 +57,9 @@ def create_with_token(tracker: dict[str, Any], token: dict[str, Any], due_at: st
     try:
         table.transact(
             [
-                {"Put": {"Item": table.serialize(unique), "ConditionExpression": "attribute_not_exists(pk)"}},
-                {
-                    "Put": {
-                        "Item": table.serialize(to_item(tracker, due_at)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "Item": table.serialize(tokens_dal.to_item(token)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                table.put_new_op(unique),
+                table.put_new_op(to_item(tracker, due_at)),
+                table.put_new_op(tokens_dal.to_item(token)),
             ]
         )
         return True
@@ -261,24 +251,16 @@ def settle(tracker_id: str, lease: str, changes: dict[str, Any], next_due: str |
     our lease is still current. False when the lease was lost (nothing written)."""
     names: dict[str, str] = {}
     values: dict[str, Any] = {":lease": table.value(lease)}
-    sets, removes = [], []
-    for i, (field, val) in enumerate(changes.items()):
-        names[f"#f{i}"] = field
-        if val is None:
-            removes.append(f"#f{i}")
-        else:
-            sets.append(f"#f{i} = :v{i}")
-            values[f":v{i}"] = table.value(val)
+    sets, removes = table.set_remove(changes, names, values)
     if next_due:
         sets.append("gsi4sk = :next")
         values[":next"] = table.value(_due_sort(next_due, tracker_id))
     else:
         removes += ["gsi4pk", "gsi4sk"]
-    expression = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
     kwargs: dict[str, Any] = {
         "TableName": table.TABLE,
         "Key": table.serialize(keys.tracker(tracker_id)),
-        "UpdateExpression": expression.strip(),
+        "UpdateExpression": table.update_expression(sets, removes),
         "ConditionExpression": "gsi4sk = :lease",
         "ExpressionAttributeValues": values,
     }

@@ -31,14 +31,9 @@ def create_store(store: dict[str, Any]) -> None:
     shop = {**keys.shop(store["shopId"]), "workspaceId": ws, "slug": slug}
     table.transact(
         [
-            {
-                "ConditionCheck": {
-                    "Key": table.serialize(keys.workspace(ws)),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {"Put": {"Item": table.serialize(item), "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"Item": table.serialize(shop), "ConditionExpression": "attribute_not_exists(pk)"}},
+            table.must_exist(keys.workspace(ws)),
+            table.put_new_op(item),
+            table.put_new_op(shop),
         ]
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from revisit.dal import feedback as dal
@@ -43,23 +43,12 @@ class Filters:
 
 
 def _query(principal: Principal, f: Filters) -> dal.Query:
-    store = f.store_slug
-    if store is not None:
-        principal.require_store(store)
+    if f.store_slug is not None:
+        principal.require_store(f.store_slug)
+        store = f.store_slug
     else:
         store = principal.stores_visible()  # a store key only ever sees its own store
-    return dal.Query(
-        workspace_id=principal.workspace_id,
-        store_slug=store,
-        order_id=f.order_id,
-        civ=f.civ,
-        from_ts=f.from_ts,
-        to_ts=f.to_ts,
-        min_rating=f.min_rating,
-        max_rating=f.max_rating,
-        source=f.source,
-        text=f.text,
-    )
+    return dal.Query(workspace_id=principal.workspace_id, **{**asdict(f), "store_slug": store})
 
 
 def search(principal: Principal, f: Filters, limit: int, cursor: str | None) -> dict[str, Any]:
