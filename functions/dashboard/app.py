@@ -1,4 +1,4 @@
-"""GET /api/external/dashboard - CIV loyalty metrics of one store, from the aggregates only."""
+"""GET /api/external/dashboard (CIV loyalty metrics) and /api/external/nps-score, from the aggregates only."""
 
 from revisit.domain import analytics
 from revisit.domain.auth import Kind
@@ -14,6 +14,15 @@ def dashboard():
     q = query(app, DashboardQuery)
     metrics = analytics.dashboard(caller, q.storeSlug, q.from_, q.to)
     return json_response(200, metrics, {"Cache-Control": "private, no-store"})
+
+
+@app.get("/api/external/nps-score")
+def nps_score():
+    caller = principal(app, Kind.API, Kind.OWNER)
+    q = query(app, DashboardQuery)
+    return json_response(
+        200, analytics.nps_score(caller, q.storeSlug, q.from_, q.to), {"Cache-Control": "private, no-store"}
+    )
 
 
 @logger.inject_lambda_context

@@ -468,10 +468,10 @@ def test_other_records_are_skipped_and_own_writes_never_pass_the_filter(table, s
     assert_state_matches(table, fbs, WS)
 
 
-def test_nps_reviews_are_skipped_not_failed(table):
+def test_incomplete_nps_reviews_are_invalid_not_failed(table):
     from revisit.domain import analytics
 
-    assert analytics.apply_record("INSERT", {"type": "nps_review", "id": "n", "rate": 9}) == "skipped"
+    assert analytics.apply_record("INSERT", {"type": "nps_review", "id": "n", "rate": 9}) == "invalid"
     assert analytics.apply_record("MODIFY", {"type": "feedback"}) == "skipped"
     assert analytics.apply_record("REMOVE", {}) == "skipped"
 

@@ -74,7 +74,8 @@ class Visit:
     store_slug: str
     civ: str | None
     at: str  # ISO UTC with milliseconds and Z: sortable as text
-    rating: int  # 1-5
+    rating: int  # 1-5 (an NPS rate 1-10 counts as ceil(rate / 2))
+    nps: tuple[int, str, str] | None = None  # an NPS review's (rate, channel, category)
 
     @property
     def day(self) -> str:
@@ -93,44 +94,68 @@ def _text(image: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _rating(image: Mapping[str, Any], low: int, high: int) -> int:
-    value = image.get("rating")
+def _rating(image: Mapping[str, Any], low: int, high: int, name: str = "rating") -> int:
+    value = image.get(name)
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise InvalidRecord("rating is not a number")
+        raise InvalidRecord(f"{name} is not a number")
     if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
-        raise InvalidRecord("rating is not a whole number")
+        raise InvalidRecord(f"{name} is not a whole number")
     if not low <= int(value) <= high:
-        raise InvalidRecord(f"rating is not {low}-{high}")
+        raise InvalidRecord(f"{name} is not {low}-{high}")
     return int(value)
+
+
+def _created_at(image: Mapping[str, Any]) -> str:
+    try:
+        return iso(parse_iso(_text(image, "createdAt")))
+    except ValueError:
+        raise InvalidRecord("createdAt is not an ISO timestamp") from None
+
+
+def _civ(image: Mapping[str, Any]) -> str | None:
+    civ = image.get("civ")
+    if civ is not None and (not isinstance(civ, str) or not civ):
+        raise InvalidRecord("civ is not text")
+    return civ
 
 
 def visit_of(event_name: str | None, image: Mapping[str, Any]) -> Visit | None:
     """The visit a stream record stands for, or None when the aggregates ignore it.
 
-    This is the one mapping from stored records to visits: NPS reviews (``type`` 'nps_review',
-    rate 1-10) plug in here; until they do, they are skipped.
+    This is the one mapping from stored records to visits. An NPS review (``type`` 'nps_review')
+    is a visit of its ``civ`` (the review's loyalty_id) rated ceil(rate / 2) stars, so CSAT
+    (4-5 stars) is rate >= 7; it also counts towards the store's NPS (promoter 9-10, passive
+    7-8, detractor 1-6), in total and per channel and category.
     """
     if event_name != "INSERT":
         return None
     kind = image.get("type")
     if kind == SOURCE_FEEDBACK:
-        try:
-            at = iso(parse_iso(_text(image, "createdAt")))
-        except ValueError:
-            raise InvalidRecord("createdAt is not an ISO timestamp") from None
-        civ = image.get("civ")
-        if civ is not None and (not isinstance(civ, str) or not civ):
-            raise InvalidRecord("civ is not text")
         return Visit(
             source=SOURCE_FEEDBACK,
             id=_text(image, "id"),
             workspace_id=_text(image, "workspaceId"),
             store_slug=_text(image, "storeSlug"),
-            civ=civ,
-            at=at,
+            civ=_civ(image),
+            at=_created_at(image),
             rating=_rating(image, 1, 5),
         )
-    return None  # SOURCE_NPS_REVIEW: not counted yet; every other item type: not a visit
+    if kind == SOURCE_NPS_REVIEW:
+        review_id = image.get("id")
+        if isinstance(review_id, bool) or not isinstance(review_id, int | Decimal):
+            raise InvalidRecord("id is not a number")
+        rate = _rating(image, 1, 10, "rate")
+        return Visit(
+            source=SOURCE_NPS_REVIEW,
+            id=str(int(review_id)),
+            workspace_id=_text(image, "workspaceId"),
+            store_slug=_text(image, "storeSlug"),
+            civ=_civ(image),
+            at=_created_at(image),
+            rating=(rate + 1) // 2,
+            nps=(rate, _text(image, "channel"), _text(image, "category")),
+        )
+    return None  # every other item type: not a visit
 
 
 def apply_record(event_name: str | None, image: Mapping[str, Any]) -> Outcome:
@@ -203,6 +228,10 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
     """Every change one visit makes, computed from the customer's current state (pure)."""
     deltas: dict[str, dict[str, int]] = {}
     _add(deltas, visit.day, total=1, **{f"r{visit.rating}": 1})
+    if visit.nps is not None:
+        rate, channel, category = visit.nps
+        kind = nps_kind(rate)
+        _add(deltas, visit.day, **{f"nps:{kind}": 1, f"npsCh:{channel}:{kind}": 1, f"npsCat:{category}:{kind}": 1})
     base = {
         "source": visit.source,
         "record_id": visit.id,
@@ -269,6 +298,10 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
         watch=new_watch,
         unwatch=old_watch is not None and new_watch is None,
     )
+
+
+def nps_kind(rate: int) -> str:
+    return "promoters" if rate >= 9 else "passives" if rate >= 7 else "detractors"
 
 
 # ------------------------------------------------------------------ the dashboard
@@ -400,4 +433,56 @@ def dashboard(
         "returnVisit": _visits_block(c["returnCount"], c["returnSum"], c["returnCsat"]),
         "loyaltySignal": _loyalty(c),
         "growingDissatisfied": _dissatisfied(dal.watch_list(ws, slug), lo, hi),
+    }
+
+
+# ------------------------------------------------------------------ NPS score
+
+
+def _nps_block(counts: Mapping[str, int]) -> dict[str, Any]:
+    p, pa, d = counts.get("promoters", 0), counts.get("passives", 0), counts.get("detractors", 0)
+    n = p + pa + d
+    return {
+        "responses": n,
+        "promoters": p,
+        "passives": pa,
+        "detractors": d,
+        "promotersPercent": _percent(p, n),
+        "passivesPercent": _percent(pa, n),
+        "detractorsPercent": _percent(d, n),
+        "nps": round_half_up(Fraction(100 * (p - d), n), 1) if n else None,
+    }
+
+
+def nps_score(
+    principal: Principal, store_slug: str | None, day_from: date | None, day_to: date | None
+) -> dict[str, Any]:
+    """NPS of one store for whole UTC days, in total and per channel and category, from the day
+    counters the aggregator keeps (one Query of <= 366 items; never the reviews themselves).
+    NPS = % promoters - % detractors, from -100 to 100."""
+    slug = store_slug or principal.stores_visible()
+    if slug is None:
+        raise field_error("storeSlug", "required with workspace credentials", "missing")
+    principal.require_store(slug)
+    start, end = resolve_period(day_from, day_to, now().astimezone(UTC).date())
+    ws = principal.workspace_id
+    workspaces.get_store(ws, slug)
+    lo, hi = start.isoformat(), end.isoformat()
+    total: dict[str, int] = {}
+    by: dict[str, dict[str, dict[str, int]]] = {"npsCh": {}, "npsCat": {}}
+    for day in dal.day_counters(ws, slug, lo, hi):
+        for name, value in day.items():
+            if name.startswith("nps:"):
+                kind = name.split(":", 1)[1]
+                total[kind] = total.get(kind, 0) + int(value)
+            elif name.startswith(("npsCh:", "npsCat:")):
+                group, code, kind = name.split(":", 2)
+                bucket = by[group].setdefault(code, {})
+                bucket[kind] = bucket.get(kind, 0) + int(value)
+    return {
+        "storeSlug": slug,
+        "period": {"from": lo, "to": hi, "days": (end - start).days + 1},
+        **_nps_block(total),
+        "byChannel": [{"channel": code, **_nps_block(c)} for code, c in sorted(by["npsCh"].items())],
+        "byCategory": [{"category": code, **_nps_block(c)} for code, c in sorted(by["npsCat"].items())],
     }
