@@ -133,12 +133,20 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("revoke-key", help="revoke a credential")
     p.add_argument("--workspace-id", required=True)
     p.add_argument("--key-id", required=True)
+
+    sub.add_parser("outbox", help="the local stack only: the emails and SMS the scheduler sent (with their links)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     base_url = _target(args)
+    if args.command == "outbox":
+        import urllib.request
+
+        with urllib.request.urlopen(f"{base_url}/_local/outbox", timeout=10) as resp:  # noqa: S310 - our own stack
+            print(resp.read().decode())
+        return 0
 
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -214,8 +214,10 @@ class Gateway:
         invoke: Invoke,
         stage: str = "dev",
         health: Callable[[], dict[str, Any]] | None = None,
+        local: dict[str, Callable[[], Any]] | None = None,
     ) -> None:
         self.template = template
+        self.local = local or {}
         self.router = Router.from_template(template)
         self.invoke = invoke
         self.stage = stage
@@ -226,6 +228,9 @@ class Gateway:
     def respond(self, request: Request) -> Reply:
         if request.method == "GET" and request.path == "/health":
             return Reply(200, [("Content-Type", "application/json")], json.dumps(self.health()).encode())
+        if request.method == "GET" and request.path in self.local:
+            body = json.dumps(self.local[request.path](), indent=2, default=str).encode()
+            return Reply(200, [("Content-Type", "application/json")], body)
         if len(request.body) > MAX_BODY_BYTES:
             return self._own("REQUEST_TOO_LARGE", request, "Request Too Long")
         match = self.router.match(request.method, request.path)

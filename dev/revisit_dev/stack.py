@@ -432,7 +432,11 @@ class Stack:
         size = int(os.environ.get("REVISIT_MAX_CONTAINERS", "8"))
         self.functions = Functions(self.template.functions, self.region, self.template.stack_name, size)
         gateway = Gateway(
-            self.template, self.functions.invoke, self.template.parameters.get("Stage", "dev"), self._health
+            self.template,
+            self.functions.invoke,
+            self.template.parameters.get("Stage", "dev"),
+            self._health,
+            local={"/_local/outbox": self.outbox},
         )
         try:
             self.server = GatewayServer((HOST, port), gateway)
@@ -455,11 +459,36 @@ class Stack:
             template_file=template_path(),
         )
 
+    def outbox(self) -> dict[str, Any]:
+        """What the functions "sent" through moto: SES emails and SNS text messages, newest last."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses import ses_backends
+        from moto.sns import sns_backends
+
+        ses = ses_backends[DEFAULT_ACCOUNT_ID][self.region]
+        sns = sns_backends[DEFAULT_ACCOUNT_ID][self.region]
+        emails = [
+            {
+                "id": m.id,
+                "from": m.source,
+                "to": m.destinations.get("ToAddresses", []),
+                "subject": m.subject,
+                "body": m.body,
+            }
+            for m in ses.sent_messages
+            if hasattr(m, "subject")
+        ]
+        sms = [{"id": mid, "to": phone, "text": text} for mid, (phone, text) in sns.sms_messages.items()]
+        return {"emails": emails, "sms": sms}
+
     def _health(self) -> dict[str, Any]:
         return {"status": "ok", "table": self.table_name, "functions": sorted(self.functions.pools)}
 
     def start(self) -> int:
         """Start every part; returns how many items were restored."""
+        from revisit_dev import moto_patches
+
+        moto_patches.apply()  # transactions at DynamoDB's cost, not a deep copy of the table each
         self.moto.start()
         use_local_aws(self.moto.url, self.region)
         import boto3
@@ -467,7 +496,9 @@ class Stack:
 
         self.dynamodb = boto3.client("dynamodb", region_name=self.region, endpoint_url=self.moto.url)
         create_resources(self.template, self.directory, self.moto.url, self.region)
-        configure_environment(self.template, self.base_url, self.table_name)
+        env = configure_environment(self.template, self.base_url, self.table_name)
+        if env.get("EMAIL_SENDER"):  # SES (moto's too) sends only from a verified identity
+            boto3.client("ses", region_name=self.region).verify_email_identity(EmailAddress=env["EMAIL_SENDER"])
         description = create_table_from_template(self.dynamodb, self.table_name, self.template)
         try:
             restored = restore_snapshot(self.dynamodb, self.table_name, self.snapshot_path)
@@ -543,6 +574,7 @@ class Stack:
                 f"  data:         {self.snapshot_path} ({restored} items restored)",
                 "  credentials:  .venv/bin/revisit bootstrap --workspace-id 1042 --store downtown-coffee --json",
                 f"  try:          curl {self.base_url}/health",
+                f"  sent:         curl {self.base_url}/_local/outbox   (emails and SMS the scheduler sent)",
                 "  stop:         Ctrl-C (the data is kept)",
                 "",
             ]

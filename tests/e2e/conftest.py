@@ -59,6 +59,7 @@ class LocalStack:
             "REVISIT_MOTO_PORT": str(free_port()),
             "REVISIT_DATA_DIR": str(data_dir),
             "CREDENTIAL_CACHE_SECONDS": "0",
+            "REVISIT_SCHEDULE_SECONDS": "1",  # the scheduler ticks every second, not every 5 minutes
             "PYTHONUNBUFFERED": "1",
         } | (extra_env or {})
         self.process: subprocess.Popen[bytes] | None = None

@@ -221,3 +221,46 @@ def test_seed_002_curl_examples(stack, creds):
     assert by_did.status_code == 200, by_did.text
     reviews = stack.session.get(f"{stack.base_url}/nps/reviews?shop_id={shop_id}&shop_secret={secret}")
     assert [r["comment"] for r in reviews.json()] == ["ok thanks", "ok thanks"]
+
+
+def test_scheduler_sends_on_the_local_stack_and_the_outbox_shows_it(stack):
+    """The schedule fires from the template; moto's SES receives the email with the tracker's link."""
+    import time
+
+    own = stack.bootstrap("3000", "outbox-cafe")
+    owner = {"Authorization": f"Bearer {own['ownerToken']}", "x-workspace-id": "3000"}
+    assert (
+        stack.request(
+            "POST",
+            "/api/surveys",
+            headers=owner,
+            json={"storeSlug": "outbox-cafe", "name": "Now", "sendingType": "email", "delayMinutes": 0},
+        ).status_code
+        == 201
+    )
+    headers = partner(own)
+    stack.request(
+        "POST",
+        "/partners/purchases",
+        headers=headers,
+        json={
+            "purchaseId": "OUT-1",
+            "customerId": "C-OUT",
+            "storeSlug": "outbox-cafe",
+            "purchasedAt": "2026-01-01T00:00:00Z",
+            "email": "out@example.com",
+        },
+    )
+    [tracker] = stack.request(
+        "POST", "/partners/survey-tracker/generate", json={"purchaseId": "OUT-1"}, headers=headers
+    ).json()["items"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        sent = stack.request("GET", "/partners/survey-tracker", params={"id": tracker["id"]}, headers=headers).json()
+        if sent["status"] == "sent":
+            break
+        time.sleep(0.5)
+    assert sent["status"] == "sent" and sent["sentTo"] == "out@example.com"
+    outbox = stack.request("GET", "/_local/outbox").json()
+    assert any(sent["link"] in m["body"] and m["to"] == ["out@example.com"] for m in outbox["emails"])
+    assert sent["link"] in stack.cli("outbox").stdout

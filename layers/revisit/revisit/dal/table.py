@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from revisit.config import settings
@@ -16,7 +17,7 @@ from revisit.dal import ConditionFailed
 _REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 # Created once per container (cold start), reused by every invocation.
-client = boto3.client("dynamodb", region_name=_REGION)
+client = boto3.client("dynamodb", region_name=_REGION, config=Config(max_pool_connections=50))
 TABLE = settings().table_name
 
 _ser = TypeSerializer()
