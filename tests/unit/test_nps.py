@@ -90,8 +90,11 @@ def test_create_with_shop_secret_and_email(shop, table):
     reply = create(seed_secret_example(shop))
     assert reply.status == 200
     assert reply.json == {"status": "success", "respondent_type": "passive", "message": "Thanks, we will improve."}
+    phone = create(seed_secret_example(shop, email=None, phone="+33 6 12 34 56 78", rate=10))
+    assert phone.status == 200 and phone.json["respondent_type"] == "promoter"
     dump = json.dumps(table.scan(TableName="revisit-unit")["Items"])
     assert "john.doe" not in dump and "examplemail" not in dump
+    assert "12 34 56" not in dump and "612345678" not in dump
 
 
 def test_seed_examples_without_seance_succeed(shop):
