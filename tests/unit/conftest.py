@@ -57,3 +57,11 @@ def table():
 @pytest.fixture
 def world(table) -> World:
     return build_world()
+
+
+@pytest.fixture
+def stream(table):
+    """The table's DynamoDB stream (moto), read like Lambda's event source mapping does."""
+    from tests.analytics_support import Stream
+
+    return Stream(os.environ["TABLE_NAME"])

@@ -22,8 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from revisit_dev.template import create_table_from_template, load_template
-from tests.support import api_event, invoke
-from tests.unit.test_aggregator import (
+from tests.analytics_support import (
     Fb,
     Stream,
     aggregate_state,
@@ -32,6 +31,7 @@ from tests.unit.test_aggregator import (
     oracle_state,
     put_feedback,
 )
+from tests.support import api_event, invoke
 
 STORES = ("north", "south")
 CIVS = ("ann", "bob", "cy")

@@ -9,8 +9,7 @@ from fractions import Fraction
 
 import pytest
 
-from tests.support import api_event, invoke, sample_event
-from tests.unit.test_aggregator import (
+from tests.analytics_support import (
     STORE,
     WS,
     CallCounter,
@@ -20,6 +19,7 @@ from tests.unit.test_aggregator import (
     oracle_dashboard,
     write_and_read,
 )
+from tests.support import api_event, invoke, sample_event
 
 PATH = "/api/external/dashboard"
 

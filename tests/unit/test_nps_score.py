@@ -8,19 +8,12 @@ from datetime import date, timedelta
 import pytest
 
 from revisit.dal import nps as nps_dal
+from tests.analytics_support import deliver
 from tests.support import api_event, invoke
-from tests.unit.test_aggregator import Stream, deliver
 
 STORE, WS = "downtown-coffee", "1042"
 CHANNELS = ("email", "web", "sms")
 CATEGORIES = ("after_purchase", "delivery")
-
-
-@pytest.fixture
-def stream(table):
-    import os
-
-    return Stream(os.environ["TABLE_NAME"])
 
 
 def review(i: int, day: date, rate: int, channel: str, category: str, civ: str | None) -> dict:
