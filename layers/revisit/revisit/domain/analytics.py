@@ -333,6 +333,19 @@ def resolve_period(day_from: date | None, day_to: date | None, today: date) -> t
     return start, to
 
 
+def _store_and_period(
+    principal: Principal, store_slug: str | None, day_from: date | None, day_to: date | None
+) -> tuple[str, str, date, date]:
+    """(workspace, store, first day, last day) the caller may read; 404 for an unknown store."""
+    slug = store_slug or principal.stores_visible()
+    if slug is None:
+        raise field_error("storeSlug", "required with workspace credentials", "missing")
+    principal.require_store(slug)
+    start, end = resolve_period(day_from, day_to, now().astimezone(UTC).date())
+    workspaces.get_store(principal.workspace_id, slug)
+    return principal.workspace_id, slug, start, end
+
+
 def _visits_block(count: int, total: int, csat: int) -> dict[str, Any]:
     return {"count": count, "avgRating": _avg(total, count), "csatPercent": _percent(csat, count)}
 
@@ -400,13 +413,7 @@ def dashboard(
     one Query of customer activity (one item per identified customer per day they gave feedback)
     and one Query of the watch list - never the raw feedback.
     """
-    slug = store_slug or principal.stores_visible()
-    if slug is None:
-        raise field_error("storeSlug", "required with workspace credentials", "missing")
-    principal.require_store(slug)
-    start, end = resolve_period(day_from, day_to, now().astimezone(UTC).date())
-    ws = principal.workspace_id
-    workspaces.get_store(ws, slug)  # 404 for a store that does not exist
+    ws, slug, start, end = _store_and_period(principal, store_slug, day_from, day_to)
     lo, hi = start.isoformat(), end.isoformat()
 
     c = dict.fromkeys(_COUNTERS + _VISIT_COUNTERS, 0)
@@ -460,13 +467,7 @@ def nps_score(
     """NPS of one store for whole UTC days, in total and per channel and category, from the day
     counters the aggregator keeps (one Query of <= 366 items; never the reviews themselves).
     NPS = % promoters - % detractors, from -100 to 100."""
-    slug = store_slug or principal.stores_visible()
-    if slug is None:
-        raise field_error("storeSlug", "required with workspace credentials", "missing")
-    principal.require_store(slug)
-    start, end = resolve_period(day_from, day_to, now().astimezone(UTC).date())
-    ws = principal.workspace_id
-    workspaces.get_store(ws, slug)
+    ws, slug, start, end = _store_and_period(principal, store_slug, day_from, day_to)
     lo, hi = start.isoformat(), end.isoformat()
     total: dict[str, int] = {}
     by: dict[str, dict[str, dict[str, int]]] = {"npsCh": {}, "npsCat": {}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from revisit.config import settings
@@ -66,20 +66,7 @@ def create_one_time(
     principal.require_store(store_slug)
     created = now()
     expires = created + timedelta(days=_ttl_days(expires_in_days))
-    token = {
-        "token": new_token_value(),
-        "kind": "one_time",
-        "status": "open",
-        "workspaceId": principal.workspace_id,
-        "storeSlug": store_slug,
-        "payload": payload,
-        "source": source,
-        "createdAt": iso(created),
-        "createdBy": principal.key_id,
-        "expiresAt": iso(expires),
-        "expiresAtEpoch": int(expires.timestamp()),
-    }
-    token = {k: v for k, v in token.items() if v is not None}
+    token = one_time_record(principal, new_token_value(), store_slug, payload, source, created, expires)
     response = _public(token, base_url)
     key_hash = sha256_hex(idempotency_key) if idempotency_key else None
     idempotency = None
@@ -105,6 +92,34 @@ def create_one_time(
             [{"field": "Idempotency-Key", "message": "reused with a different body"}],
         )
     return previous["response"], True
+
+
+def one_time_record(
+    principal: Principal,
+    value: str,
+    store_slug: str,
+    payload: dict[str, Any],
+    source: str | None,
+    created: datetime,
+    expires: datetime,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A one-time token as stored: open until used or expired (``expiresAtEpoch`` is also its TTL)."""
+    token = {
+        "token": value,
+        "kind": "one_time",
+        "status": "open",
+        "workspaceId": principal.workspace_id,
+        "storeSlug": store_slug,
+        "payload": payload,
+        "source": source,
+        "createdAt": iso(created),
+        "createdBy": principal.key_id,
+        "expiresAt": iso(expires),
+        "expiresAtEpoch": int(expires.timestamp()),
+        **extra,
+    }
+    return {k: v for k, v in token.items() if v is not None}
 
 
 def _unknown_store(slug: str) -> NotFound:

@@ -215,26 +215,17 @@ def _create(principal: Principal, survey: dict[str, Any], purchase: dict[str, An
         "contact": {k: purchase[k] for k in ("email", "phone", "whatsapp") if purchase.get(k)} or None,
         "resendDelayMinutes": survey.get("resendDelayMinutes"),
     }
-    token = {
-        "token": token_value,
-        "kind": "one_time",
-        "status": "open",
-        "workspaceId": principal.workspace_id,
-        "storeSlug": purchase["storeSlug"],
-        "payload": {
-            "orderId": purchase["purchaseId"],
-            "purchaseId": purchase["purchaseId"],
-            "civ": purchase["customerId"],
-            "surveyId": survey["surveyId"],
-            "trackerId": tracker_id,
-        },
-        "source": f"tracker:{survey['sendingType']}",
+    payload = {
+        "orderId": purchase["purchaseId"],
+        "purchaseId": purchase["purchaseId"],
+        "civ": purchase["customerId"],
+        "surveyId": survey["surveyId"],
         "trackerId": tracker_id,
-        "createdAt": iso(created),
-        "createdBy": principal.key_id,
-        "expiresAt": iso(expires),
-        "expiresAtEpoch": int(expires.timestamp()),
     }
+    source = f"tracker:{survey['sendingType']}"
+    token = tokens.one_time_record(
+        principal, token_value, purchase["storeSlug"], payload, source, created, expires, trackerId=tracker_id
+    )
     stored = {k: v for k, v in tracker.items() if v is not None}
     if dal.create_with_token(stored, token, None if external else tracker["sendAt"]):
         return tracker, True
