@@ -1,0 +1,226 @@
+"""``make bench``: measure, print the table, write bench/results/latest.json.
+
+    .venv/bin/python bench/run.py                 # the whole benchmark (about 8 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick         # a tiny configuration (the smoke test's)
+    .venv/bin/python bench/run.py --render FILE   # print the table of an earlier run
+    .venv/bin/python bench/run.py --update-docs   # also write the table into docs/performance.md
+                                                  # and the cost breakdown into docs/cost.md
+    .venv/bin/python bench/run.py --render B.json --compare A.json   # two runs: same counts, ratios ±10 %?
+
+Each phase is its own process (python -m bench.<phase>): sizes (make build), cold start (alone on
+the machine), then the in-process phases side by side - calls and warm latency in one lane, the
+aggregator and growth in the other, memory in a third at a lower priority (it is not timed).
+Every timed figure is a ratio to a baseline measured in the same process, interleaved with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402
+from bench.common import RESULTS, Config, machine, write_json  # noqa: E402
+
+# Phases, in lanes: lanes of one stage run side by side; stages run one after the other.
+STAGES = [
+    [["sizes"]],
+    [["cold"]],
+    [["inproc"], ["aggregator", "growth"], ["memory"]],
+]
+BACKGROUND = {"memory"}
+COMMANDS = {
+    "sizes": ["bench.sizes"],
+    "cold": ["bench.coldstart", "cold"],
+    "memory": ["bench.coldstart", "memory"],
+    "inproc": ["bench.inproc"],
+    "aggregator": ["bench.aggregator"],
+    "growth": ["bench.growth"],
+}
+
+
+def _start(phase: str, cfg: Config, out: Path) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["BENCH_PHASE"] = phase
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", *COMMANDS[phase], cfg.to_json(), str(out)]
+    # Memory is not timed: it runs at a lower priority, on what the timed lanes leave.
+    background = (lambda: os.nice(10)) if phase in BACKGROUND else None
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, preexec_fn=background)  # noqa: PLW1509
+
+
+def run_lane(phases: list[str], cfg: Config, tmp: Path) -> list[tuple]:
+    """Start the lane's first phase; returns the pending (phase, process, started, rest) to poll."""
+    phase = phases[0]
+    return [(phase, _start(phase, cfg, tmp / f"{phase}.json"), time.perf_counter(), phases[1:])]
+
+
+def measure(cfg: Config) -> dict:
+    results: dict = {}
+    timings: dict = {}
+    failures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="revisit-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        for stage in STAGES:
+            running = []
+            for lane in stage:
+                running += run_lane(lane, cfg, tmp)
+            while running:
+                time.sleep(0.2)
+                still = []
+                for phase, proc, started, rest in running:
+                    code = proc.poll()
+                    if code is None:
+                        still.append((phase, proc, started, rest))
+                        continue
+                    timings[phase] = round(time.perf_counter() - started, 1)
+                    out = tmp / f"{phase}.json"
+                    if code == 0 and out.is_file():
+                        results[phase] = json.loads(out.read_text())
+                    else:
+                        failures[phase] = f"exit {code}"
+                        print(f"  !! phase {phase} failed (exit {code}); its figures are missing", file=sys.stderr)
+                    if rest:
+                        still += run_lane(rest, cfg, tmp)
+                running = still
+    if "cold" in results:
+        results["cold"] = results["cold"]["cold"] | {"seconds": results["cold"]["seconds"]}
+    return {"results": results, "timings": timings, "failures": failures}
+
+
+def build_document(measured: dict, cfg: Config, seconds: float) -> dict:
+    results = measured["results"]
+    results["cost"] = report.cost(results)
+    rows = report.all_rows(results)
+    return {
+        "meta": {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "runtime_note": (
+                "Lambda runs these functions on arm64 with python3.13; this run used the local "
+                f"{machine()['implementation']} {machine()['python']} on {machine()['arch']}. "
+                "Absolute times are this machine's; ratios and call counts are what carries over."
+            ),
+            "config": json.loads(cfg.to_json()),
+            "seconds": round(seconds, 1),
+            "phase_seconds": measured["timings"],
+            "failures": measured["failures"],
+        },
+        "results": results,
+        "rows": rows,
+        "misses": report.misses(rows),
+    }
+
+
+def header(doc: dict) -> str:
+    meta, cfg = doc["meta"], doc["meta"]["config"]
+    m = meta["machine"]
+    sizes = (
+        f"cold start: {cfg['cold_reps']} fresh processes per function, a baseline process before every "
+        f"{cfg['cold_baseline_every']}; warm latency: {cfg['latency_iterations']} requests per endpoint "
+        f"(+{cfg['latency_warmup']} warm-up); memory: {cfg['memory_requests']} requests per function; "
+        f"aggregator: {cfg['aggregator_records']} records, {int(cfg['aggregator_replay_share'] * 100)} % replays; "
+        f"growth: stores of "
+        f"{', '.join(f'{s:,}' for s in cfg['growth_sizes'])} responses ({cfg['growth_period_records']:,} in the 30-day "
+        f"period), scheduler {', '.join(f'{s:,}' for s in cfg['scheduler_trackers'])} trackers with "
+        f"{cfg['scheduler_due']} due"
+    )
+    phases = ", ".join(f"{k} {v:.0f} s" for k, v in meta["phase_seconds"].items())
+    return "\n".join(
+        [
+            f"Revisit benchmark - {meta['date']} - {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB",
+            meta["runtime_note"],
+            sizes,
+            f"took {meta['seconds']:.0f} s (phases: {phases})",
+        ]
+    )
+
+
+def performance_markdown(doc: dict) -> str:
+    meta = doc["meta"]
+    m = meta["machine"]
+    return "\n".join(
+        [
+            f"Measured {meta['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), "
+            f"{m['implementation']} {m['python']} {m['arch']}, in {meta['seconds']:.0f} s "
+            f"(`make bench`; configuration in bench/results/latest.json).",
+            "",
+            report.markdown_table(doc["rows"]),
+            "",
+            "**Closing note.** " + report.closing_note(doc["rows"]).replace("\n      cause:", "\n    cause:"),
+        ]
+    )
+
+
+def cost_markdown(doc: dict) -> str:
+    c = doc["results"].get("cost") or {}
+    if not c.get("available"):
+        return "_Not available in the latest run._"
+    lines = [
+        f"From the run of {doc['meta']['date']} (bench/results/latest.json):",
+        "",
+        "| step | API requests | Lambda ms (warm p50) | memory | GB-s | RRU | WRU | $ per 1M |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for line in c["lines"]:
+        lines.append(
+            f"| {line['step']} | {line['api_requests']} | {line['lambda_ms']:.2f} | {line['memory_mb']} MB | "
+            f"{line['gb_s']:.6f} | {line['read_units']:g} | {line['write_units']:g} | ${line['usd_per_million']:.2f} |"
+        )
+    p = c["per_million"]
+    lines += [
+        f"| **total per 1M submissions** | | | | | | | **${c['total_per_million']:.2f}** |",
+        "",
+        f"API Gateway ${p['api']:.2f} · Lambda ${p['lambda']:.2f} · DynamoDB reads ${p['ddb_read']:.2f} · "
+        f"DynamoDB writes ${p['ddb_write']:.2f}. With the baseline's durations (the same DynamoDB calls and "
+        f"nothing else) the total would be ${c['baseline_total_per_million']:.2f}.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a tiny configuration (seconds, not minutes)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--render", type=Path, help="print the table of an earlier run's JSON and stop")
+    parser.add_argument("--update-docs", action="store_true", help="write docs/performance.md and docs/cost.md")
+    parser.add_argument("--compare", type=Path, help="compare with an earlier run's JSON (counts exact, ratios ±10 %%)")
+    args = parser.parse_args(argv)
+
+    if args.render:
+        doc = json.loads(args.render.read_text())
+    else:
+        cfg = Config.quick_config() if args.quick else Config()
+        print(f"Revisit benchmark: {'quick' if args.quick else 'full'} configuration", file=sys.stderr)
+        started = time.perf_counter()
+        measured = measure(cfg)
+        doc = build_document(measured, cfg, time.perf_counter() - started)
+        write_json(args.out, doc)
+    print(header(doc))
+    print(report.console_table(doc["rows"]))
+    print()
+    print(report.closing_note(doc["rows"]))
+    if not args.render:
+        print(f"\nwritten: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    if args.compare:
+        text, same = report.compare(json.loads(args.compare.read_text()), doc)
+        print(f"\ncompared with {args.compare}:\n{text}\n{'reproduced' if same else 'NOT reproduced'}")
+    if args.update_docs:
+        report.replace_block(ROOT / "docs" / "performance.md", "table", performance_markdown(doc))
+        report.replace_block(ROOT / "docs" / "cost.md", "cost", cost_markdown(doc))
+        print("updated: docs/performance.md, docs/cost.md")
+    return 1 if doc["meta"]["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
