@@ -39,7 +39,7 @@ PUBLIC_BASE_URL = "https://fb.example.com"
 class Config:
     """Sizes and repetitions of one run (``make bench`` uses the defaults; the smoke test a tiny one)."""
 
-    cold_reps: int = 5  # fresh processes per function (the issue asks for >= 5)
+    cold_reps: int = 7  # fresh processes per function (the issue asks for >= 5)
     cold_baseline_every: int = 3  # a baseline process before every N candidate processes
     cold_functions: list[str] | None = None  # None = every function of the template
     shipped_reps: int = 3  # cold start with the layer's code not byte-compiled, as sam build ships it
@@ -66,13 +66,13 @@ class Config:
         return cls(
             cold_reps=1,
             cold_baseline_every=4,
-            cold_functions=["token", "dashboard"],
+            cold_functions=["token"],
             shipped_reps=1,
             shipped_functions=["token"],
-            memory_requests=15,
+            memory_requests=10,
             memory_functions=["token"],
-            latency_iterations=20,
-            latency_warmup=3,
+            latency_iterations=10,
+            latency_warmup=2,
             endpoints=[
                 "token",
                 "survey_page",
@@ -83,13 +83,13 @@ class Config:
                 "nps_score",
                 "aggregator",
             ],
-            aggregator_records=300,
+            aggregator_records=200,
             aggregator_batch=50,
-            growth_sizes=[200, 600],
-            growth_period_records=150,
+            growth_sizes=[100, 300],
+            growth_period_records=80,
             growth_repeats=2,
-            growth_check_records=150,
-            scheduler_trackers=[150, 400],
+            growth_check_records=80,
+            scheduler_trackers=[100, 250],
             scheduler_due=10,
             build=False,
             quick=True,
@@ -297,14 +297,15 @@ _FAST_ACTIONS = frozenset(
     )
 )
 serializer_checks = {"compared": 0, "different": 0}
+CHECK_SAMPLE = 300
 
 
 def _patch_serializer() -> None:
     """moto 5.2 serializes every response by walking botocore's output model, member by member
     (~50 ms for a page of items). For DynamoDB's data-plane actions moto's result already is the
     wire JSON, so it is dumped as is (top-level members of the output shape only), as moto did
-    before 5.1. BENCH_CHECK_SERIALIZER=1 compares
-    both serializations of every response instead (the smoke test does)."""
+    before 5.1. BENCH_CHECK_SERIALIZER=1 compares both serializations of each process's first
+    CHECK_SAMPLE responses and fails on any difference (the smoke test does)."""
     from moto.core.responses import ActionResult
     from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
@@ -333,7 +334,7 @@ def _patch_serializer() -> None:
             body = json.dumps({k: v for k, v in result.items() if k in members})
         except (TypeError, ValueError):
             return original(self, action_result)
-        if check:
+        if check and serializer_checks["compared"] < CHECK_SAMPLE:
             status, headers, slow = original(self, action_result)
             serializer_checks["compared"] += 1
             if json.loads(slow) != json.loads(body):

@@ -130,7 +130,7 @@ def cold_rows(cold: dict[str, Any]) -> list[dict[str, str]]:
             out.append(
                 row(
                     "1. Cold start",
-                    f"{name}, layer without .pyc (as sam build ships it)",
+                    f"{name}, layer without .pyc (built where no CPython 3.13 is at hand)",
                     _fmt_ms(shipped["median_ms"]),
                     _fmt_ms(base["median_ms"]),
                     _ratio(shipped["ratio"]),

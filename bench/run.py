@@ -8,8 +8,8 @@
     .venv/bin/python bench/run.py --render B.json --compare A.json   # two runs: same counts, ratios ±10 %?
 
 Each phase is its own process (python -m bench.<phase>): sizes (make build), cold start (alone on
-the machine), then the in-process phases side by side - calls and warm latency in one lane, the
-aggregator and growth in the other, memory in a third at a lower priority (it is not timed).
+the machine), then two lanes side by side, one per core: calls and warm latency then growth; the
+aggregator then memory.
 Every timed figure is a ratio to a baseline measured in the same process, interleaved with it.
 """
 
@@ -36,9 +36,8 @@ from bench.common import RESULTS, Config, machine, write_json  # noqa: E402
 STAGES = [
     [["sizes"]],
     [["cold"]],
-    [["inproc"], ["aggregator", "growth"], ["memory"]],
+    [["inproc", "growth"], ["aggregator", "memory"]],
 ]
-BACKGROUND = {"memory"}
 COMMANDS = {
     "sizes": ["bench.sizes"],
     "cold": ["bench.coldstart", "cold"],
@@ -54,9 +53,7 @@ def _start(phase: str, cfg: Config, out: Path) -> subprocess.Popen:
     env["BENCH_PHASE"] = phase
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", *COMMANDS[phase], cfg.to_json(), str(out)]
-    # Memory is not timed: it runs at a lower priority, on what the timed lanes leave.
-    background = (lambda: os.nice(10)) if phase in BACKGROUND else None
-    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, preexec_fn=background)  # noqa: PLW1509
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
 def run_lane(phases: list[str], cfg: Config, tmp: Path) -> list[tuple]:
@@ -194,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--render", type=Path, help="print the table of an earlier run's JSON and stop")
     parser.add_argument("--update-docs", action="store_true", help="write docs/performance.md and docs/cost.md")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a size, e.g. --set cold_reps=9"
+    )
     parser.add_argument("--compare", type=Path, help="compare with an earlier run's JSON (counts exact, ratios ±10 %%)")
     args = parser.parse_args(argv)
 
@@ -201,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads(args.render.read_text())
     else:
         cfg = Config.quick_config() if args.quick else Config()
+        for item in args.set:
+            name, _, value = item.partition("=")
+            if not hasattr(cfg, name):
+                parser.error(f"--set: no size called {name!r}")
+            try:
+                setattr(cfg, name, json.loads(value))
+            except json.JSONDecodeError:
+                setattr(cfg, name, value)
         print(f"Revisit benchmark: {'quick' if args.quick else 'full'} configuration", file=sys.stderr)
         started = time.perf_counter()
         measured = measure(cfg)

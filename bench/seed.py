@@ -13,6 +13,7 @@ resulting day counters, customer states, activity and watch-list items are writt
 
 from __future__ import annotations
 
+import inspect
 import random
 import uuid
 import zlib
@@ -138,6 +139,7 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
             elif change.unwatch:
                 watch[(ws, store, change.civ)] = None
     items: list[dict[str, Any]] = []
+    by_day = len(inspect.signature(keys.agg_watch).parameters) == 4
     for (ws, store, day), counters in days.items():
         owner = {"workspaceId": ws, "storeSlug": store}
         items.append({**keys.agg_day(ws, store, day), "type": dal.TYPE_DAY, **owner, "day": day, **counters})
@@ -151,7 +153,12 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
     for (ws, store, civ), entry in watch.items():
         if entry is not None:
             owner = {"workspaceId": ws, "storeSlug": store}
-            items.append({**keys.agg_watch(ws, store, civ), "type": dal.TYPE_WATCH, **owner, **entry})
+            key = (
+                keys.agg_watch(ws, store, entry["lastVisitAt"][:10], civ)  # WATCH#day#civ, if keyed by day
+                if by_day
+                else keys.agg_watch(ws, store, civ)
+            )
+            items.append({**key, "type": dal.TYPE_WATCH, **owner, **entry})
     return items
 
 
