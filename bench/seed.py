@@ -13,7 +13,6 @@ resulting day counters, customer states, activity and watch-list items are writt
 
 from __future__ import annotations
 
-import inspect
 import random
 import uuid
 import zlib
@@ -136,10 +135,9 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
                 activity[key] = activity.get(key, 0) + 1
             if change.watch is not None:
                 watch[(ws, store, change.civ)] = change.watch
-            elif change.unwatch:
+            elif change.unwatch_day is not None:
                 watch[(ws, store, change.civ)] = None
     items: list[dict[str, Any]] = []
-    by_day = len(inspect.signature(keys.agg_watch).parameters) == 4
     for (ws, store, day), counters in days.items():
         owner = {"workspaceId": ws, "storeSlug": store}
         items.append({**keys.agg_day(ws, store, day), "type": dal.TYPE_DAY, **owner, "day": day, **counters})
@@ -153,11 +151,7 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
     for (ws, store, civ), entry in watch.items():
         if entry is not None:
             owner = {"workspaceId": ws, "storeSlug": store}
-            key = (
-                keys.agg_watch(ws, store, entry["lastVisitAt"][:10], civ)  # WATCH#day#civ, if keyed by day
-                if by_day
-                else keys.agg_watch(ws, store, civ)
-            )
+            key = keys.agg_watch(ws, store, entry["lastVisitAt"][:10], civ)
             items.append({**key, "type": dal.TYPE_WATCH, **owner, **entry})
     return items
 

@@ -161,6 +161,8 @@ def aggregate_state(client: Any, ws: str) -> dict[str, Any]:
             elif item["type"] == "agg_customer":
                 state["customers"][(store, item["civ"])] = fields
             elif item["type"] == "agg_watch":
+                assert (store, item["civ"]) not in state["watch"], f"two watch-list entries for {item['civ']}"
+                assert item["sk"].startswith(f"WATCH#{item['lastVisitAt'][:10]}#"), item["sk"]
                 state["watch"][(store, item["civ"])] = fields
             elif item["type"] == "agg_marker":
                 state["markers"][(item["source"], item["recordId"])] += 1

@@ -259,6 +259,35 @@ def test_watch_list_entry_comes_and_goes(table, stream):
     assert_state_matches(table, fbs, WS)
 
 
+def test_watch_list_entry_follows_the_latest_visit_day(table, stream):
+    """The entry is keyed by its latest visit's day (the dashboard reads the period's range only):
+    a further low rating on a later day moves it - one entry, never a stale one left behind."""
+    from revisit.dal import analytics as dal
+    from revisit.dal.table import TABLE
+
+    ratings = [5, 5, 3, 3, 3, 2]
+    fbs = [fb("LOYAL", f"2026-03-0{1 + i}T09:00:00.000Z", r) for i, r in enumerate(ratings)]
+    records = write_and_read(stream, fbs)
+    deliver(records[:5])
+    assert [e["lastVisitAt"] for e in dal.watch_list(WS, STORE, "2026-03-05", "2026-03-05")] == [
+        "2026-03-05T09:00:00.000Z"
+    ]
+    deliver(records[5:])
+    assert dal.watch_list(WS, STORE, "2026-03-01", "2026-03-05") == []
+    (entry,) = dal.watch_list(WS, STORE, "2026-03-06", "2026-03-06")
+    assert entry["recentRatings"] == [2, 3, 3]
+    watch_keys = [
+        i["sk"]["S"]
+        for i in table.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :w)",
+            ExpressionAttributeValues={":pk": {"S": f"AGG#{WS}#{STORE}"}, ":w": {"S": "WATCH#"}},
+        )["Items"]
+    ]
+    assert watch_keys == ["WATCH#2026-03-06#LOYAL"]
+    assert_state_matches(table, fbs, WS)
+
+
 @pytest.fixture
 def dynamodb_calls():
     from revisit.dal import table

@@ -4,7 +4,7 @@
 |-------------------------------|--------------------|-----------------------------|-------------------------|
 | day counters of a store       | AGG#ws#store       | DAY#yyyy-mm-dd              | ADD (Update)            |
 | customer state (store, civ)   | AGG#ws#store       | CIV#civ                     | Put, version condition  |
-| watch list entry              | AGG#ws#store       | WATCH#civ                   | Put / Delete            |
+| watch list entry              | AGG#ws#store       | WATCH#yyyy-mm-dd#civ        | Put / Delete            |
 | customer activity on a day    | AGGACT#ws#store    | DAY#yyyy-mm-dd#CIV#civ      | ADD (Update)            |
 | applied-record marker         | AGGMARK#source#id  | META                        | Put, attribute_not_exists, TTL |
 
@@ -12,7 +12,7 @@
 |-------------------------------------|--------------------------------------------------------|
 | day counters of a period            | pk=AGG#ws#store, sk BETWEEN DAY#from AND DAY#to        |
 | customers active in a period        | pk=AGGACT#ws#store, sk BETWEEN DAY#from# AND DAY#to$   |
-| the store's watch list              | pk=AGG#ws#store, begins_with(sk, WATCH#)               |
+| watched customers seen in a period  | pk=AGG#ws#store, sk BETWEEN WATCH#from# AND WATCH#to$  |
 
 Every change of one source record is ONE TransactWriteItems whose first item is the marker: a
 replayed record fails that condition and changes nothing (:class:`AlreadyApplied`).
@@ -52,8 +52,9 @@ class Change:
 
     ``day_deltas`` maps a day to counter deltas (added with ADD; zeros are left out).
     ``customer`` is the customer's whole new state; ``customer_version`` the version the stored
-    state must still have (``None``: it must not exist yet). ``watch`` puts a watch-list entry,
-    ``unwatch`` deletes the customer's entry.
+    state must still have (``None``: it must not exist yet). ``watch`` puts the customer's
+    watch-list entry (keyed by its ``lastVisitAt`` day); ``unwatch_day`` deletes the entry keyed
+    by that day (the customer left the list, or their latest visit moved to another day).
     """
 
     source: str
@@ -68,7 +69,7 @@ class Change:
     customer: dict[str, Any] | None = None
     customer_version: int | None = None
     watch: dict[str, Any] | None = None
-    unwatch: bool = False
+    unwatch_day: str | None = None
 
 
 def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -129,10 +130,10 @@ def _items(change: Change) -> list[dict[str, Any]]:
         key = keys.agg_activity(ws, store, change.activity_day, change.civ)
         items.append({"Update": {"Key": table.serialize(key), **update}})
     if change.civ is not None and change.watch is not None:
-        entry = {**keys.agg_watch(ws, store, change.civ), "type": TYPE_WATCH, **owner, **change.watch}
-        items.append({"Put": {"Item": table.serialize(entry)}})
-    elif change.civ is not None and change.unwatch:
-        items.append({"Delete": {"Key": table.serialize(keys.agg_watch(ws, store, change.civ))}})
+        key = keys.agg_watch(ws, store, change.watch["lastVisitAt"][:10], change.civ)
+        items.append({"Put": {"Item": table.serialize({**key, "type": TYPE_WATCH, **owner, **change.watch})}})
+    if change.civ is not None and change.unwatch_day is not None:
+        items.append({"Delete": {"Key": table.serialize(keys.agg_watch(ws, store, change.unwatch_day, change.civ))}})
     return items
 
 
@@ -181,13 +182,8 @@ def activity(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> 
     return [{"day": i["day"], "civ": i["civ"], "visits": i.get("visits", 0)} for i in items]
 
 
-def watch_list(workspace_id: str, store_slug: str) -> list[dict[str, Any]]:
-    """The store's watch list (customers whose recent ratings fell below their earlier average)."""
-    items = table.query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues={
-            ":pk": table.value(keys.agg_store_pk(workspace_id, store_slug)),
-            ":p": table.value(keys.agg_watch_prefix()),
-        },
-    )
-    return [_strip(i) for i in items]
+def watch_list(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[dict[str, Any]]:
+    """The watch-list entries (customers whose recent ratings fell below their earlier average)
+    whose latest visit is on a day ``day_from``..``day_to``: one range of the store's partition."""
+    lo, hi = keys.agg_watch_range(day_from, day_to)
+    return [_strip(i) for i in _between(keys.agg_store_pk(workspace_id, store_slug), lo, hi)]

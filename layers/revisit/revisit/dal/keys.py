@@ -126,7 +126,8 @@ DUE_PK = "DUE"
 
 
 # CIV loyalty analytics (seed 000), written only by the stream aggregator. One partition per store
-# holds its day counters (DAY#day), customer states (CIV#civ) and watch list (WATCH#civ); customer
+# holds its day counters (DAY#day), customer states (CIV#civ) and watch list (WATCH#day#civ, keyed
+# by the day of the customer's latest visit so a period's entries are one range); customer
 # activity per day lives in a second partition so a day range of it is one key condition.
 # None of these items carries type 'feedback'/'nps_review' (the aggregator's stream filter).
 def agg_store_pk(workspace_id: str, store_slug: str) -> str:
@@ -158,12 +159,15 @@ def agg_customer(workspace_id: str, store_slug: str, civ: str) -> dict[str, str]
     return {PK: agg_store_pk(workspace_id, store_slug), SK: f"CIV#{agg_civ_part(civ)}"}
 
 
-def agg_watch(workspace_id: str, store_slug: str, civ: str) -> dict[str, str]:
-    return {PK: agg_store_pk(workspace_id, store_slug), SK: f"WATCH#{agg_civ_part(civ)}"}
+def agg_watch(workspace_id: str, store_slug: str, last_visit_day: str, civ: str) -> dict[str, str]:
+    """A watch-list entry, keyed by the day (YYYY-MM-DD) of the customer's latest visit."""
+    return {PK: agg_store_pk(workspace_id, store_slug), SK: f"WATCH#{last_visit_day}#{agg_civ_part(civ)}"}
 
 
-def agg_watch_prefix() -> str:
-    return "WATCH#"
+def agg_watch_range(day_from: str, day_to: str) -> tuple[str, str]:
+    """Inclusive sort-key bounds of the watch-list entries whose latest visit is in the period
+    ("$" sorts after "#", so every civ of ``day_to`` is inside)."""
+    return f"WATCH#{day_from}#", f"WATCH#{day_to}$"
 
 
 def agg_activity_pk(workspace_id: str, store_slug: str) -> str:

@@ -296,8 +296,17 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
         customer=new,
         customer_version=state["version"] if state is not None else None,
         watch=new_watch,
-        unwatch=old_watch is not None and new_watch is None,
+        unwatch_day=_moved_or_gone(old_watch, new_watch),
     )
+
+
+def _moved_or_gone(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
+    """The day of the watch-list entry to delete: the old entry's, unless the new entry has the
+    same key (same latest-visit day) and simply overwrites it."""
+    if old is None:
+        return None
+    old_day = old["lastVisitAt"][:10]
+    return None if new is not None and new["lastVisitAt"][:10] == old_day else old_day
 
 
 def nps_kind(rate: int) -> str:
@@ -377,13 +386,11 @@ def _loyalty(c: Mapping[str, int]) -> dict[str, Any]:
     return signal
 
 
-def _dissatisfied(entries: list[dict[str, Any]], day_from: str, day_to: str) -> list[dict[str, Any]]:
-    """Watched customers whose latest visit is in the period: largest drop first, then the most
-    recently seen, then by civ."""
+def _dissatisfied(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Watched customers whose latest visit is in the period (the entries read): largest drop
+    first, then the most recently seen, then by civ."""
     rows = []
     for e in entries:
-        if not day_from <= e["lastVisitAt"][:10] <= day_to:
-            continue
         earlier = Fraction(e["earlierSum"], e["earlierCount"])
         recent = Fraction(e["recentSum"], e["recentCount"])
         rows.append((earlier - recent, e))
@@ -411,7 +418,7 @@ def dashboard(
 
     Reads the aggregates only: one GetItem (the store), one Query of day counters (<= 366 items),
     one Query of customer activity (one item per identified customer per day they gave feedback)
-    and one Query of the watch list - never the raw feedback.
+    and one Query of the period's watch-list entries - never the raw feedback.
     """
     ws, slug, start, end = _store_and_period(principal, store_slug, day_from, day_to)
     lo, hi = start.isoformat(), end.isoformat()
@@ -439,7 +446,7 @@ def dashboard(
         "firstVisit": _visits_block(c["firstCount"], c["firstSum"], c["firstCsat"]),
         "returnVisit": _visits_block(c["returnCount"], c["returnSum"], c["returnCsat"]),
         "loyaltySignal": _loyalty(c),
-        "growingDissatisfied": _dissatisfied(dal.watch_list(ws, slug), lo, hi),
+        "growingDissatisfied": _dissatisfied(dal.watch_list(ws, slug, lo, hi)),
     }
 
 
