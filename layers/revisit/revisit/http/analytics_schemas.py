@@ -20,7 +20,7 @@ class DashboardQuery(BaseModel):
     the 366-day limit are applied by the domain (revisit.domain.analytics.resolve_period).
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
     from_: date | None = Field(default=None, alias="from")

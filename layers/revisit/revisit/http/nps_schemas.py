@@ -23,14 +23,14 @@ NPS_STATUS_OVERRIDES = {401: 403}
 
 
 class ShopQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     shop_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class NpsCreate(BaseModel):
     """POST /nps/create. Unknown fields are ignored (clients of the original may send more)."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, defer_build=True)
 
     shop_id: Annotated[str, Field(min_length=1, max_length=64)]
     shop_secret: Annotated[str, Field(min_length=1, max_length=128)] | None = None
@@ -73,7 +73,7 @@ class NpsCreate(BaseModel):
 
 
 class ReviewsQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop_id: Annotated[str, Field(min_length=1, max_length=64)]
     shop_secret: Annotated[str, Field(min_length=1, max_length=128)]

@@ -14,7 +14,7 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class CreateStore(Strict):
@@ -63,7 +63,7 @@ Rating = Annotated[int, Field(strict=True, ge=1, le=5)]
 class TokenPayload(BaseModel):
     """Context that travels with the link: orderId, civ and further string/number/bool fields."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
 
     orderId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     civ: Civ | None = None

@@ -86,7 +86,7 @@ class Generate(Strict):
 
 
 class TrackerQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     id: UUID
 
 
