@@ -4,6 +4,9 @@ Run by bench/coldstart.py as ``python -S bench/child.py MODE SPEC_JSON OUT_JSON`
 site-packages scan and no .pth hooks; the paths a Lambda runtime would have come from the spec).
 
   baseline  import boto3, make a DynamoDB client, one GetItem
+  floor     the frameworks every API function stands on and nothing of Revisit: the baseline plus
+            Powertools' Logger and APIGatewayRestResolver with one route that validates the body
+            with a one-field pydantic model and makes the same GetItem
   cold      import functions/<name>/app.py (the layer on sys.path), serve the first request
   memory    the same, then the remaining requests; peak and current RSS after the first and last
 
@@ -78,6 +81,8 @@ def main() -> None:
         t_first = time.perf_counter()
         result["ok"] = item is not None
         result["after_first"] = _status()
+    elif mode == "floor":
+        t_import, t_first, result["ok"] = _floor(spec)
     else:
         import importlib.util
 
@@ -108,6 +113,47 @@ def main() -> None:
         json.dump(result, f)
     sys.stdout.flush()
     os._exit(0)  # measured already: skip the interpreter's teardown
+
+
+def _floor(spec: dict) -> tuple[float, float, bool]:
+    import boto3
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class Body(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        storeSlug: str = Field(min_length=1, max_length=64)
+
+    logger = Logger(service="floor")
+    app = APIGatewayRestResolver()
+    client = boto3.client("dynamodb")
+
+    @app.post("/floor")
+    def floor():
+        Body.model_validate_json(app.current_event.body or "{}")
+        item = client.get_item(TableName=spec["table"], Key=spec["key"]).get("Item")
+        return {"found": item is not None}
+
+    @logger.inject_lambda_context
+    def handler(event, context):
+        return app.resolve(event, context)
+
+    t_import = time.perf_counter()
+    event = {
+        "resource": "/floor",
+        "path": "/floor",
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "requestContext": {"requestId": "floor", "stage": "Prod", "httpMethod": "POST", "path": "/Prod/floor"},
+        "body": json.dumps({"storeSlug": "downtown"}),
+        "isBase64Encoded": False,
+    }
+    reply = handler(event, Context("floor", 512))
+    return t_import, time.perf_counter(), _ok(reply) and json.loads(reply["body"]) == {"found": True}
 
 
 def _ok(reply) -> bool:

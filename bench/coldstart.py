@@ -204,7 +204,7 @@ class Runner:
     def run(self, mode: str, fn: dict[str, Any] | None, requests: int = 1, uncompiled: bool = False) -> dict[str, Any]:
         self.count += 1
         spec: dict[str, Any] = {"site": self.site}
-        if fn is None:
+        if fn is None or mode == "floor":
             spec |= {"table": TABLE, "key": self.baseline_key}
         else:
             spec |= {
@@ -281,6 +281,7 @@ def cold_starts(cfg: Any, runner: Runner, functions: list[dict[str, Any]]) -> di
         f for f in functions if f["available"] and (cfg.cold_functions is None or f["name"] in cfg.cold_functions)
     ]
     baseline: list[dict[str, Any]] = []
+    floor: list[dict[str, Any]] = []
     samples: dict[str, list[dict[str, Any]]] = {f["name"]: [] for f in wanted}
     shipped: dict[str, list[dict[str, Any]]] = {}
     runner.run("baseline", None)  # warms the OS page cache and the server; not counted
@@ -290,6 +291,8 @@ def cold_starts(cfg: Any, runner: Runner, functions: list[dict[str, Any]]) -> di
         for j, fn in enumerate(order):
             if j % cfg.cold_baseline_every == 0:
                 baseline.append(runner.run("baseline", None))
+            if j == len(order) // 2:
+                floor.append(runner.run("floor", None))
             samples[fn["name"]].append(runner.run("cold", fn))
         log(f"cold start round {rep + 1}/{cfg.cold_reps} done")
     ship = [f for f in wanted if f["name"] in cfg.shipped_functions]
@@ -299,6 +302,12 @@ def cold_starts(cfg: Any, runner: Runner, functions: list[dict[str, Any]]) -> di
             shipped.setdefault(fn["name"], []).append(runner.run("cold", fn, uncompiled=True))
     base = _summary(baseline)
     out: dict[str, Any] = {"baseline": base, "functions": {}}
+    if floor:
+        f = _summary(floor)
+        out["floor"] = f | {
+            "ratio": _paired_ratio(floor, baseline, "spawn_to_response_s"),
+            "ratio_of_medians": round(f["median_ms"] / base["median_ms"], 3),
+        }
     for fn in functions:
         name = fn["name"]
         row: dict[str, Any] = {"logical_id": fn["logical_id"], "api": fn["api"], "memory_mb": fn["memory_mb"]}
@@ -327,13 +336,34 @@ def cold_starts(cfg: Any, runner: Runner, functions: list[dict[str, Any]]) -> di
     return out
 
 
-def memory(cfg: Any, fresh_runner: Any, functions: list[dict[str, Any]]) -> dict[str, Any]:
+# Rough seconds of 1,000 requests (moto's work: a dashboard reads ~100 items, most functions 1-2):
+# the memory measurements are split into shards of about equal work.
+MEMORY_WEIGHT = {"dashboard": 42, "aggregator": 31, "tracker_generate": 28, "click": 24, "feedback": 22, "submit": 19}
+
+
+def _share(functions: list[dict[str, Any]], count: int) -> list[list[dict[str, Any]]]:
+    shards: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    load = [0.0] * count
+    for fn in sorted(functions, key=lambda f: -MEMORY_WEIGHT.get(f["name"], 9)):
+        lightest = load.index(min(load))
+        shards[lightest].append(fn)
+        load[lightest] += MEMORY_WEIGHT.get(fn["name"], 9)
+    order = [f["name"] for f in functions]
+    return [sorted(s, key=lambda f: order.index(f["name"])) for s in shards]
+
+
+def memory(cfg: Any, fresh_runner: Any, functions: list[dict[str, Any]], shard: str = "0/1") -> dict[str, Any]:
     """Each function on a fresh table (its fixture only), so that no function pays for the items
-    another one wrote (moto's index queries pass over the whole table)."""
+    another one wrote (moto's index queries pass over the whole table). ``shard`` "i/n": this
+    process measures the i-th of n shares of about equal work (two processes share it)."""
+    index, count = (int(x) for x in shard.split("/"))
+    wanted = [
+        fn
+        for fn in functions
+        if fn["available"] and (cfg.memory_functions is None or fn["name"] in cfg.memory_functions)
+    ]
     out: dict[str, Any] = {}
-    for fn in functions:
-        if not fn["available"] or (cfg.memory_functions is not None and fn["name"] not in cfg.memory_functions):
-            continue
+    for fn in _share(wanted, count)[index]:
         started = time.perf_counter()
         runner = fresh_runner({fn["scenario"]: cfg.memory_requests + 2})
         r = runner.run("memory", fn, requests=cfg.memory_requests)
@@ -356,9 +386,10 @@ def memory(cfg: Any, fresh_runner: Any, functions: list[dict[str, Any]]) -> dict
 
 
 def main() -> None:
-    """``python -m bench.coldstart cold|memory CONFIG_JSON OUT_PATH``"""
+    """``python -m bench.coldstart cold|memory CONFIG_JSON OUT_PATH [SHARD i/n]``"""
     part = sys.argv[1]
-    cfg, out_path = phase_args(sys.argv[2:])
+    cfg, out_path = phase_args(sys.argv[2:4])
+    shard = sys.argv[4] if len(sys.argv) > 4 else "0/1"
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -398,7 +429,7 @@ def main() -> None:
         runner = fresh_runner({s: per_function for s in ("submit", "tracker_generate", "aggregator")})
         result = {"cold": cold_starts(cfg, runner, functions)}
     else:
-        result = {"memory": memory(cfg, fresh_runner, functions)}
+        result = {"memory": memory(cfg, fresh_runner, functions, shard)}
         base = fresh_runner({}).run("baseline", None)["after_first"]
         result["memory_baseline"] = {
             "rss_mb": round(base["VmRSS"] / 1024, 1),

@@ -47,7 +47,7 @@ class Config:
     memory_requests: int = 1000
     memory_functions: list[str] | None = None
     latency_iterations: int = 1000
-    latency_warmup: int = 30
+    latency_warmup: int = 10
     endpoints: list[str] | None = None  # None = every endpoint scenario
     aggregator_records: int = 10_000
     aggregator_replay_share: float = 0.2

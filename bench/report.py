@@ -94,6 +94,19 @@ def cold_rows(cold: dict[str, Any]) -> list[dict[str, str]]:
             status="info",
         )
     )
+    floor = cold.get("floor")
+    if floor:
+        out.append(
+            row(
+                "1. Cold start",
+                "floor: baseline + Powertools Logger + REST resolver + a pydantic model, nothing of Revisit",
+                _fmt_ms(floor["median_ms"]),
+                _fmt_ms(base["median_ms"]),
+                _ratio(floor["ratio"]),
+                "— (what the stack costs)",
+                "info",
+            )
+        )
     for name, r in cold["functions"].items():
         label = f"{name} (spawn → first response)"
         if not r.get("available"):
@@ -113,6 +126,11 @@ def cold_rows(cold: dict[str, Any]) -> list[dict[str, str]]:
                 f"event handler, pydantic and the request models, imported before any request), first request "
                 f"{r['first_request_ms']:.0f} ms vs {base['first_request_ms']:.0f} ms (+{extra_first:.0f} ms)"
             )
+            if floor:
+                cause += (
+                    f"; the frameworks alone (floor row) are {floor['ratio']:.2f}×, Revisit's own modules and "
+                    f"requests the remaining {r['ratio'] - floor['ratio']:+.2f}×"
+                )
         out.append(
             row(
                 "1. Cold start",
@@ -629,6 +647,9 @@ def comparable(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float
     for name, r in ((results.get("cold") or {}).get("functions") or {}).items():
         if r.get("ratio"):
             ratios[f"cold start {name}"] = r["ratio"]
+    floor = (results.get("cold") or {}).get("floor")
+    if floor:
+        ratios["cold start floor (frameworks only)"] = floor["ratio"]
     for name, r in ((results.get("inproc") or {}).get("endpoints") or {}).items():
         if r.get("available"):
             exact[f"calls {name} (cold, warm)"] = (r["cold"]["calls"], r["warm"]["calls"])

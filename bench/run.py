@@ -8,8 +8,8 @@
     .venv/bin/python bench/run.py --render B.json --compare A.json   # two runs: same counts, ratios ±10 %?
 
 Each phase is its own process (python -m bench.<phase>): sizes (make build), cold start (alone on
-the machine), then two lanes side by side, one per core: calls and warm latency then growth; the
-aggregator then memory.
+the machine), then two lanes side by side, one per core: calls and warm latency, then half of the
+memory measurements; the aggregator, growth, then the other half.
 Every timed figure is a ratio to a baseline measured in the same process, interleaved with it.
 """
 
@@ -36,12 +36,14 @@ from bench.common import RESULTS, Config, machine, write_json  # noqa: E402
 STAGES = [
     [["sizes"]],
     [["cold"]],
-    [["inproc", "growth"], ["aggregator", "memory"]],
+    [["inproc", "memory_b"], ["aggregator", "growth", "memory_a"]],
 ]
+SHARDS = {"memory_a": ["0/2"], "memory_b": ["1/2"]}  # memory: half the functions each
 COMMANDS = {
     "sizes": ["bench.sizes"],
     "cold": ["bench.coldstart", "cold"],
-    "memory": ["bench.coldstart", "memory"],
+    "memory_a": ["bench.coldstart", "memory"],
+    "memory_b": ["bench.coldstart", "memory"],
     "inproc": ["bench.inproc"],
     "aggregator": ["bench.aggregator"],
     "growth": ["bench.growth"],
@@ -52,7 +54,7 @@ def _start(phase: str, cfg: Config, out: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env["BENCH_PHASE"] = phase
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    argv = [sys.executable, "-m", *COMMANDS[phase], cfg.to_json(), str(out)]
+    argv = [sys.executable, "-m", *COMMANDS[phase], cfg.to_json(), str(out), *SHARDS.get(phase, [])]
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
@@ -92,6 +94,16 @@ def measure(cfg: Config) -> dict:
                 running = still
     if "cold" in results:
         results["cold"] = results["cold"]["cold"] | {"seconds": results["cold"]["seconds"]}
+    halves = [results.pop(p) for p in ("memory_a", "memory_b") if p in results]
+    if halves:
+        merged = {name: row for half in halves for name, row in half["memory"].items()}
+        order = list((results.get("cold") or {}).get("functions") or merged)
+        names = sorted(merged, key=lambda n: order.index(n) if n in order else len(order))
+        results["memory"] = {
+            "memory": {name: merged[name] for name in names},
+            "memory_baseline": halves[0]["memory_baseline"],
+            "seconds": sum(h["seconds"] for h in halves),
+        }
     return {"results": results, "timings": timings, "failures": failures}
 
 
@@ -220,10 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     print(report.closing_note(doc["rows"]))
     if not args.render:
         print(f"\nwritten: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    comparison = None
     if args.compare:
-        text, same = report.compare(json.loads(args.compare.read_text()), doc)
+        earlier = json.loads(args.compare.read_text())
+        text, same = report.compare(earlier, doc)
         print(f"\ncompared with {args.compare}:\n{text}\n{'reproduced' if same else 'NOT reproduced'}")
+        comparison = (
+            f"The run of {doc['meta']['date']} against the one before it ({earlier['meta']['date']}), "
+            f"`bench/run.py --compare`: {'reproduced' if same else '**not reproduced**'} "
+            "(call counts and units exactly, ratios within 10 %).\n\n```\n" + text + "\n```"
+        )
     if args.update_docs:
+        if comparison:
+            report.replace_block(ROOT / "docs" / "performance.md", "repro", comparison)
         report.replace_block(ROOT / "docs" / "performance.md", "table", performance_markdown(doc))
         report.replace_block(ROOT / "docs" / "cost.md", "cost", cost_markdown(doc))
         print("updated: docs/performance.md, docs/cost.md")

@@ -164,7 +164,7 @@ def prepare(needs: dict[str, int], table_name: str) -> dict[str, Any]:
 
     # Feedback and NPS reviews of the last 30 days, with their aggregates (dashboard, search, reviews).
     now = datetime.now(UTC)
-    records = seed.history(WS, STORE, 60, 60, now, seed=11)
+    records = seed.history(WS, STORE, 40, 40, now, seed=11)
     for r in records:
         if r["kind"] == "nps_review":
             r["shopId"] = w.shop_id
