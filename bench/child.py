@@ -109,6 +109,10 @@ def main() -> None:
     result["in_process_s"] = t_first - T0
     result["import_s"] = t_import - T0
     result["first_request_s"] = t_first - t_import
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime  # the whole process: start-up, import, requests
     with open(out_path, "w") as f:
         json.dump(result, f)
     sys.stdout.flush()

@@ -5,11 +5,13 @@ atomic) runs in this process; each measurement is a new process (bench/child.py)
 function's environment from template.yaml, AWS_ENDPOINT_URL pointing at the server and the
 hashing secret in Secrets Manager (as in AWS: HASH_SECRET_ARN, read on first use).
 
-Cold start: every function, ``cold_reps`` times, in a shuffled order per round, with a baseline
-process (``import boto3; boto3.client("dynamodb")`` + one GetItem) before every
-``cold_baseline_every`` candidates. Medians; the ratio is the median over a function's samples
-of its time divided by the baseline processes run just before and after it (the machine's load
-drifts; neighbours share it). The ratio of the medians and a CPU-time ratio are in the JSON too.
+Cold start: every function ``cold_reps`` times, in rounds (a shuffled order per round, a baseline
+process - ``import boto3; boto3.client("dynamodb")`` + one GetItem - before every
+``cold_baseline_every`` candidates, a framework-floor process once per round), ``cold_lanes``
+processes at a time. On a shared machine each process's time varies by ~10 % at random (measured:
+no correlation between neighbours), so the figure is averaged over many processes: the value is
+the median, the ratio is the trimmed mean (middle 60 %) over the baseline's trimmed mean; the
+ratio of the medians and a CPU-time ratio are in the JSON too.
 
 Memory: one process per function serves ``memory_requests`` requests; VmHWM (peak RSS) after the
 first and after the last.
@@ -23,11 +25,11 @@ import compileall
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,7 @@ class Runner:
         self.next_event: dict[str, int] = {}
         self._envs: dict[str, dict[str, str]] = {}
         self.count = 0
+        self._lock = threading.Lock()
 
     def _env(self, fn: dict[str, Any] | None) -> dict[str, str]:
         key = fn["logical_id"] if fn else ""
@@ -202,7 +205,10 @@ class Runner:
         return [scenarios.event(scenario, self.fx, start + i) for i in range(count)]
 
     def run(self, mode: str, fn: dict[str, Any] | None, requests: int = 1, uncompiled: bool = False) -> dict[str, Any]:
-        self.count += 1
+        with self._lock:  # two lanes share the runner
+            self.count += 1
+            seq = self.count
+            events = self.events(fn["scenario"], requests) if fn is not None and mode != "floor" else None
         spec: dict[str, Any] = {"site": self.site}
         if fn is None or mode == "floor":
             spec |= {"table": TABLE, "key": self.baseline_key}
@@ -212,41 +218,47 @@ class Runner:
                 "memory_mb": fn["memory_mb"],
                 "handler": fn["handler"],
                 "path": [str(Path(fn["handler"]).parent), str(LAYER)],
-                "events": self.events(fn["scenario"], requests),
+                "events": events,
             }
         if uncompiled:
             spec["uncompiled"] = [str(LAYER) + "/"] + [
                 str(Path(site) / pkg) for site in self.site for pkg in LAYER_PACKAGES
             ]
-        spec_path = self.dir / f"spec-{self.count}.json"
-        out_path = self.dir / f"out-{self.count}.json"
+        spec_path = self.dir / f"spec-{seq}.json"
+        out_path = self.dir / f"out-{seq}.json"
         spec_path.write_text(json.dumps(spec))
         env = self._env(fn)
-        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         env["BENCH_SPAWN"] = repr(time.time())
         started = time.perf_counter()
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-S", str(CHILD), mode, str(spec_path), str(out_path)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            timeout=600,
-            check=False,
         )
+        _, stderr = proc.communicate(timeout=600)
         wall = time.perf_counter() - started
-        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
         if proc.returncode != 0 or not out_path.is_file():
-            raise RuntimeError(f"{mode} {fn and fn['name']}: exit {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+            raise RuntimeError(f"{mode} {fn and fn['name']}: exit {proc.returncode}: {stderr.decode()[-2000:]}")
         result = json.loads(out_path.read_text())
         result["process_wall_s"] = wall
-        result["process_cpu_s"] = cpu
-        result["seq"] = self.count
+        result["process_cpu_s"] = result.pop("cpu_s")
+        result["seq"] = seq
         spec_path.unlink()
         out_path.unlink()
         if not result.get("ok"):
             raise RuntimeError(f"{mode} {fn and fn['name']}: the request failed: {result.get('reply')}")
         return result
+
+
+def trimmed_mean(values: list[float], share: float = 0.2) -> float:
+    """The mean of the middle values: ``share`` of them dropped at each end (a process now and
+    then runs far slower or faster on a shared machine; the mean of the rest is steadier than
+    the median)."""
+    ordered = sorted(values)
+    cut = int(len(ordered) * share)
+    middle = ordered[cut : len(ordered) - cut] or ordered
+    return sum(middle) / len(middle)
 
 
 def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -256,6 +268,7 @@ def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "n": len(samples),
         "median_ms": med("spawn_to_response_s"),
+        "trimmed_mean_ms": round(trimmed_mean([s["spawn_to_response_s"] for s in samples]) * 1000, 1),
         "import_ms": med("import_s"),
         "first_request_ms": med("first_request_s"),
         "in_process_ms": med("in_process_s"),
@@ -264,71 +277,97 @@ def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _paired_ratio(samples: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> float:
-    """Median over a function's samples of (its time / the mean of the baseline processes run
-    just before and just after it): the machine's slower and faster minutes cancel out."""
-    ratios = []
-    for s in samples:
-        before = [b for b in baseline if b["seq"] < s["seq"]]
-        after = [b for b in baseline if b["seq"] > s["seq"]]
-        near = ([before[-1]] if before else []) + ([after[0]] if after else [])
-        ratios.append(s[key] / (sum(b[key] for b in near) / len(near)))
-    return round(median(ratios), 3)
+def _ratios(samples: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, float]:
+    """``ratio``: trimmed mean over trimmed mean (the figure judged and compared between runs);
+    the ratio of the medians and of the CPU times alongside."""
+
+    def tm(rows: list[dict[str, Any]], key: str) -> float:
+        return trimmed_mean([r[key] for r in rows])
+
+    return {
+        "ratio": round(tm(samples, "spawn_to_response_s") / tm(baseline, "spawn_to_response_s"), 3),
+        "ratio_of_medians": round(
+            median([s["spawn_to_response_s"] for s in samples]) / median([b["spawn_to_response_s"] for b in baseline]),
+            3,
+        ),
+        "cpu_ratio": round(tm(samples, "process_cpu_s") / tm(baseline, "process_cpu_s"), 3),
+    }
+
+
+def _run_lanes(runner: Runner, jobs: list[tuple[str, dict[str, Any] | None, bool]], lanes: int) -> list[dict[str, Any]]:
+    """Run the jobs in order, ``lanes`` processes at a time (one per core)."""
+    results: list[dict[str, Any] | None] = [None] * len(jobs)
+    position = iter(range(len(jobs)))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        while not errors:
+            with lock:
+                i = next(position, None)
+            if i is None:
+                return
+            mode, fn, uncompiled = jobs[i]
+            try:
+                results[i] = runner.run(mode, fn, uncompiled=uncompiled)
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                errors.append(exc)
+
+    threads = [threading.Thread(target=lane) for _ in range(lanes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
 
 
 def cold_starts(cfg: Any, runner: Runner, functions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every job (function, baseline or floor process) is queued in rounds - each function once
+    per round in a shuffled order, a baseline process before every ``cold_baseline_every``
+    candidates, the floor once per round - and run ``cold_lanes`` at a time, one per core: each
+    process has a core of its own, and every kind of process meets the same neighbours."""
     wanted = [
         f for f in functions if f["available"] and (cfg.cold_functions is None or f["name"] in cfg.cold_functions)
     ]
-    baseline: list[dict[str, Any]] = []
-    floor: list[dict[str, Any]] = []
-    samples: dict[str, list[dict[str, Any]]] = {f["name"]: [] for f in wanted}
-    shipped: dict[str, list[dict[str, Any]]] = {}
     runner.run("baseline", None)  # warms the OS page cache and the server; not counted
+    jobs: list[tuple[str, dict[str, Any] | None, bool]] = []
     for rep in range(cfg.cold_reps):
         order = list(wanted)
         random.Random(rep).shuffle(order)
         for j, fn in enumerate(order):
             if j % cfg.cold_baseline_every == 0:
-                baseline.append(runner.run("baseline", None))
+                jobs.append(("baseline", None, False))
             if j == len(order) // 2:
-                floor.append(runner.run("floor", None))
-            samples[fn["name"]].append(runner.run("cold", fn))
-        log(f"cold start round {rep + 1}/{cfg.cold_reps} done")
+                jobs.append(("floor", None, False))
+            jobs.append(("cold", fn, False))
     ship = [f for f in wanted if f["name"] in cfg.shipped_functions]
     for _ in range(cfg.shipped_reps if ship else 0):
         for fn in ship:
-            baseline.append(runner.run("baseline", None))
-            shipped.setdefault(fn["name"], []).append(runner.run("cold", fn, uncompiled=True))
+            jobs += [("baseline", None, False), ("cold", fn, True)]
+    done = _run_lanes(runner, jobs, cfg.cold_lanes)
+    log(f"cold start: {len(done)} processes, {cfg.cold_lanes} at a time")
+    baseline = [r for (mode, _, _), r in zip(jobs, done, strict=True) if mode == "baseline"]
+    floor = [r for (mode, _, _), r in zip(jobs, done, strict=True) if mode == "floor"]
+    samples: dict[str, list[dict[str, Any]]] = {f["name"]: [] for f in wanted}
+    shipped: dict[str, list[dict[str, Any]]] = {}
+    for (mode, fn, uncompiled), r in zip(jobs, done, strict=True):
+        if mode == "cold":
+            (shipped.setdefault(fn["name"], []) if uncompiled else samples[fn["name"]]).append(r)
     base = _summary(baseline)
-    out: dict[str, Any] = {"baseline": base, "functions": {}}
+    out: dict[str, Any] = {"baseline": base, "lanes": cfg.cold_lanes, "functions": {}}
     if floor:
-        f = _summary(floor)
-        out["floor"] = f | {
-            "ratio": _paired_ratio(floor, baseline, "spawn_to_response_s"),
-            "ratio_of_medians": round(f["median_ms"] / base["median_ms"], 3),
-        }
+        out["floor"] = _summary(floor) | _ratios(floor, baseline)
     for fn in functions:
         name = fn["name"]
         row: dict[str, Any] = {"logical_id": fn["logical_id"], "api": fn["api"], "memory_mb": fn["memory_mb"]}
         if not fn["available"]:
             row["available"] = False
-        elif name in samples:
-            s = _summary(samples[name])
-            row |= {
-                "available": True,
-                **s,
-                "ratio": _paired_ratio(samples[name], baseline, "spawn_to_response_s"),
-                "ratio_of_medians": round(s["median_ms"] / base["median_ms"], 3),
-                "cpu_ratio": _paired_ratio(samples[name], baseline, "process_cpu_s"),
-            }
+        elif samples.get(name):
+            row |= {"available": True, **_summary(samples[name]), **_ratios(samples[name], baseline)}
             if name in shipped:
-                u = _summary(shipped[name])
-                row["uncompiled_layer"] = {
-                    **u,
-                    "ratio": _paired_ratio(shipped[name], baseline, "spawn_to_response_s"),
-                    "ratio_of_medians": round(u["median_ms"] / base["median_ms"], 3),
-                }
+                row["uncompiled_layer"] = _summary(shipped[name]) | _ratios(shipped[name], baseline)
         else:
             row["available"] = True
             row["skipped"] = True

@@ -328,8 +328,14 @@ def growth_rows(growth: dict[str, Any]) -> list[dict[str, str]]:
                         parts.append(f"read units {base['read_units']:g} → {r['read_units']:g}")
                     if time_ratio > FLAT_TIME:
                         parts.append(f"time {base['ms']:.0f} → {r['ms']:.0f} ms")
+                        if "handler_ms" in r:
+                            parts.append(
+                                f"of which inside the DynamoDB calls (moto, in this process) "
+                                f"{base['storage_ms']:.0f} → {r['storage_ms']:.0f} ms and the handler's own work "
+                                f"{base['handler_ms']:.0f} → {r['handler_ms']:.0f} ms"
+                            )
                     cause = ", ".join(parts)
-                    if name == "dashboard":
+                    if name == "dashboard" and not units_flat:
                         cause += (
                             ": more of the period's customers have a long enough history to be on the watch list "
                             "in an older store (the period's entries only are read)"
@@ -338,7 +344,8 @@ def growth_rows(growth: dict[str, Any]) -> list[dict[str, str]]:
                     row(
                         sec,
                         f"{name}, store of {int(size):,} responses ({r['calls']} calls: {r['ops']})",
-                        f"{r['calls']} calls, {r['read_units']:g} RRU, {_fmt_ms(r['ms'])}",
+                        f"{r['calls']} calls, {r['read_units']:g} RRU, {_fmt_ms(r['ms'])}"
+                        + (f" (handler {_fmt_ms(r['handler_ms'])})" if "handler_ms" in r else ""),
                         "—" if is_base else f"{base['calls']} calls, {base['read_units']:g} RRU, {_fmt_ms(base['ms'])}",
                         "—" if is_base else f"{units:.2f}× RRU, {time_ratio:.2f}× time",
                         "flat (= calls, RRU ≤ +10 % or +0.5, time ≤ 1.25×)",
