@@ -664,7 +664,7 @@ def comparable(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float
         if r.get("available"):
             exact[f"calls {name} (cold, warm)"] = (r["cold"]["calls"], r["warm"]["calls"])
             lat = r.get("latency") or {}
-            if lat.get("baseline_p50_ms"):
+            if lat.get("baseline_p50_ms") and lat.get("calls_per_request") != [0]:  # no calls: nothing to divide by
                 ratios[f"latency p50 {name}"] = lat["ratio_p50"]
     agg = results.get("aggregator") or {}
     if agg.get("available"):

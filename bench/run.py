@@ -219,7 +219,11 @@ def readme_markdown(doc: dict) -> str:
             f"{calls('tracker_get')}, NPS create {calls('nps_create')}, dashboard {calls('dashboard')} | "
             f"token ≤ 2/1, submit ≤ 2, tracker get ≤ 1 + auth, NPS create ≤ 3 | {status('2.')} |"
         )
-        lat = [e["latency"]["ratio_p50"] for e in eps.values() if (e.get("latency") or {}).get("baseline_p50_ms")]
+        lat = [
+            e["latency"]["ratio_p50"]
+            for e in eps.values()
+            if (e.get("latency") or {}).get("baseline_p50_ms") and e["latency"].get("calls_per_request") != [0]
+        ]
         if lat:
             lines.append(
                 f"| 3. Warm latency p50 (× the same DynamoDB calls, bare boto3) | {_span(lat)} over "
