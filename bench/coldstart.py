@@ -31,6 +31,7 @@ import sysconfig
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -295,32 +296,15 @@ def _ratios(samples: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> di
 
 
 def _run_lanes(runner: Runner, jobs: list[tuple[str, dict[str, Any] | None, bool]], lanes: int) -> list[dict[str, Any]]:
-    """Run the jobs in order, ``lanes`` processes at a time (one per core)."""
-    results: list[dict[str, Any] | None] = [None] * len(jobs)
-    position = iter(range(len(jobs)))
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def lane() -> None:
-        while not errors:
-            with lock:
-                i = next(position, None)
-            if i is None:
-                return
-            mode, fn, uncompiled = jobs[i]
-            try:
-                results[i] = runner.run(mode, fn, uncompiled=uncompiled)
-            except BaseException as exc:  # re-raised below, in the caller's thread
-                errors.append(exc)
-
-    threads = [threading.Thread(target=lane) for _ in range(lanes)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return [r for r in results if r is not None]
+    """Run the jobs in order, ``lanes`` processes at a time (one per core); results in job order."""
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        futures = [pool.submit(runner.run, mode, fn, uncompiled=uncompiled) for mode, fn, uncompiled in jobs]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def cold_starts(cfg: Any, runner: Runner, functions: list[dict[str, Any]]) -> dict[str, Any]:
