@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/run.py                 # the whole benchmark (about 8 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick         # a tiny configuration (the smoke test's)
+    .venv/bin/python bench/run.py --only cold --set 'cold_functions=["scheduler"]'
+                                                  # one phase (sizes, cold, inproc, memory,
+                                                  # aggregator, growth), e.g. the cold starts only
     .venv/bin/python bench/run.py --render FILE   # print the table of an earlier run
     .venv/bin/python bench/run.py --update-docs   # also write the table into docs/performance.md
                                                   # and the cost breakdown into docs/cost.md
@@ -64,13 +67,29 @@ def run_lane(phases: list[str], cfg: Config, tmp: Path) -> list[tuple]:
     return [(phase, _start(phase, cfg, tmp / f"{phase}.json"), time.perf_counter(), phases[1:])]
 
 
-def measure(cfg: Config) -> dict:
+PHASES = ["sizes", "cold", "inproc", "memory", "aggregator", "growth"]  # what --only accepts
+
+
+def stages(only: list[str] | None = None) -> list[list[list[str]]]:
+    """STAGES, or only the phases named (``memory`` is its two halves), in STAGES' order."""
+    if not only:
+        return STAGES
+    wanted = {p for name in only for p in (["memory_a", "memory_b"] if name == "memory" else [name])}
+    out = []
+    for stage in STAGES:
+        lanes = [kept for lane in stage if (kept := [p for p in lane if p in wanted])]
+        if lanes:
+            out.append(lanes)
+    return out
+
+
+def measure(cfg: Config, only: list[str] | None = None) -> dict:
     results: dict = {}
     timings: dict = {}
     failures: dict = {}
     with tempfile.TemporaryDirectory(prefix="revisit-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        for stage in STAGES:
+        for stage in stages(only):
             running = []
             for lane in stage:
                 running += run_lane(lane, cfg, tmp)
@@ -303,14 +322,24 @@ def cost_markdown(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tiny configuration (seconds, not minutes)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--out", type=Path, help="default bench/results/latest.json (with --only: partial.json)")
     parser.add_argument("--render", type=Path, help="print the table of an earlier run's JSON and stop")
     parser.add_argument("--update-docs", action="store_true", help="write docs/performance.md and docs/cost.md")
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="override a size, e.g. --set cold_reps=9"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PHASES,
+        metavar="PHASE",
+        help=f"run only this phase (repeatable): {', '.join(PHASES)}; the table shows only its rows",
+    )
     parser.add_argument("--compare", type=Path, help="compare with an earlier run's JSON (counts exact, ratios ±10 %%)")
     args = parser.parse_args(argv)
+    if args.only and args.update_docs:
+        parser.error("--update-docs needs the whole benchmark, not --only")
+    args.out = args.out or RESULTS / ("partial.json" if args.only else "latest.json")
 
     if args.render:
         doc = json.loads(args.render.read_text())
@@ -328,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 setattr(cfg, name, value)
         print(f"Revisit benchmark: {'quick' if args.quick else 'full'} configuration", file=sys.stderr)
         started = time.perf_counter()
-        measured = measure(cfg)
+        measured = measure(cfg, args.only)
         doc = build_document(measured, cfg, time.perf_counter() - started)
         write_json(args.out, doc)
     print(header(doc))

@@ -123,21 +123,101 @@ def _number(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def publish_events(entries: list[dict]) -> None:
-    """Integration events on EventBridge (EVENT_BUS_NAME, the default bus unless set)."""
-    if not entries:
-        return
+# ------------------------------------------------------------------ integration events
+
+PUT_EVENTS_MAX = 10  # entries per PutEvents call (the API's limit)
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    """An event EventBridge did not take, after the retries: the entry as given, its detail's
+    ``eventId`` and the error code and message of its last attempt."""
+
+    event: dict
+    event_id: str
+    code: str
+    message: str
+
+
+class PublishFailed(Exception):
+    """Some events are not on the bus after ``attempts`` tries; every other one is, exactly once
+    per call (a retry resends only the entries that failed)."""
+
+    def __init__(self, failed: list[FailedEvent], published: int) -> None:
+        self.failed = failed
+        self.published = published
+        codes = sorted({f.code for f in failed})
+        super().__init__(f"{len(failed)} integration event(s) not published ({', '.join(codes)})")
+
+
+def event_id(detail_type: str, detail: dict) -> str:
+    """A deterministic id for an event that carries none: the same event gets the same id in
+    every attempt and every retried invocation, so consumers can deduplicate on it."""
+    import hashlib
+
+    canonical = json.dumps([detail_type, detail], sort_keys=True, separators=(",", ":"), default=_number)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _entry(event: dict, bus: str) -> tuple[str, dict]:
+    detail = event["detail"]
+    eid = detail.get("eventId") or event_id(event["detailType"], detail)
+    body = {"eventId": eid, **detail}
+    return eid, {
+        "Source": "revisit",
+        "DetailType": event["detailType"],
+        "Detail": json.dumps(body, separators=(",", ":"), default=_number),
+        "EventBusName": bus,
+    }
+
+
+def publish_events(events: list[dict], attempts: int = 3, backoff_s: float = 0.2) -> int:
+    """Put integration events (``{"detailType", "detail"}``) on EventBridge (EVENT_BUS_NAME, the
+    default bus unless set), ``PUT_EVENTS_MAX`` entries per call; returns how many were put.
+
+    Every event's detail carries an ``eventId`` (the caller's, or ``event_id()``): PutEvents has no
+    idempotency key, so a consumer that must not act twice deduplicates on it. An entry EventBridge
+    reports failed (``FailedEntryCount``) is retried - alone, never with the entries that were
+    taken - up to ``attempts`` tries in all, ``backoff_s`` doubling between them; a call that
+    raises (botocore has retried it already) fails all its entries. Raises ``PublishFailed`` with
+    what is still not on the bus.
+    """
+    if not events:
+        return 0
+    import time
+
+    attempts = max(1, attempts)
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
     bus = os.environ.get("EVENT_BUS_NAME", "default")
-    for start in range(0, len(entries), 10):
-        chunk = entries[start : start + 10]
-        _client("events").put_events(
-            Entries=[
-                {
-                    "Source": "revisit",
-                    "DetailType": e["detailType"],
-                    "Detail": json.dumps(e["detail"], separators=(",", ":"), default=_number),
-                    "EventBusName": bus,
-                }
-                for e in chunk
-            ]
-        )
+    client = _client("events")
+    failed: list[FailedEvent] = []
+    published = 0
+    for start in range(0, len(events), PUT_EVENTS_MAX):
+        pending = [(event, *_entry(event, bus)) for event in events[start : start + PUT_EVENTS_MAX]]
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(backoff_s * 2 ** (attempt - 1))
+            try:
+                results = client.put_events(Entries=[entry for _, _, entry in pending])["Entries"]
+            except (ClientError, BotoCoreError) as exc:
+                failed += [FailedEvent(event, eid, _aws_error(exc), str(exc)[:200]) for event, eid, _ in pending]
+                pending = []
+                break
+            retry = []
+            for (event, eid, entry), result in zip(pending, results, strict=True):
+                if result.get("EventId") and not result.get("ErrorCode"):
+                    published += 1
+                else:
+                    retry.append(
+                        (event, eid, entry, result.get("ErrorCode") or "Unknown", result.get("ErrorMessage") or "")
+                    )
+            pending = [(event, eid, entry) for event, eid, entry, _, _ in retry]
+            if not pending:
+                break
+        else:
+            failed += [FailedEvent(event, eid, code, message) for event, eid, _, code, message in retry]
+    if failed:
+        raise PublishFailed(failed, published)
+    return published
