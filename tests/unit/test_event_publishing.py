@@ -229,7 +229,7 @@ def test_completed_event_detail_is_the_trackers_seed_view(bus):
     )
     assert entry["Detail"] == {"eventId": "SurveyCompleted/T9", **expected}
     assert "contact" not in entry["Detail"] and "pk" not in entry["Detail"]
-    assert tracker_events.SEED_FIELDS == trackers.SEED_FIELDS
+    assert list(trackers.view({})) == list(tracker_events.SEED_FIELDS)  # the same fields, in order
 
 
 def test_records_that_are_not_completions_publish_nothing(bus):
