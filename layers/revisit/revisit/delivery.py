@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -99,6 +97,9 @@ class WhatsAppWebhook:
     def send(self, message: Message) -> Delivery:
         if not self.url.startswith(("https://", "http://")):
             return Delivery(False, error="WHATSAPP_WEBHOOK_URL is not configured")
+        import urllib.error  # here, not at import: only a WhatsApp send needs it
+        import urllib.request
+
         data = json.dumps({"to": message.to, "text": message.text}).encode()
         request = urllib.request.Request(  # noqa: S310 - the URL is the operator's configuration
             self.url, data=data, method="POST", headers={"Content-Type": "application/json"}
