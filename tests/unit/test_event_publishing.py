@@ -203,6 +203,17 @@ def test_a_refused_completion_fails_its_record_and_the_rest_wait_unpublished(bus
     assert emitted_metrics(capsys.readouterr().out) == {"IntegrationEventsPublished": 3, "IntegrationEventsFailed": 0}
 
 
+def test_a_batch_whose_every_record_fails_is_an_invocation_error(bus, capsys):
+    """Powertools raises when no record succeeded: Lambda retries (and bisects) the whole batch."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    bus.refuse = {"SurveyCompleted/T1": 99}
+    with pytest.raises(BatchProcessingError):
+        function("integration_events").lambda_handler({"Records": [stream_record(1, "T1")]}, Context())
+    assert bus.ids() == []
+    assert emitted_metrics(capsys.readouterr().out) == {"IntegrationEventsPublished": 0, "IntegrationEventsFailed": 1}
+
+
 def test_a_transient_refusal_is_retried_within_the_invocation(bus):
     app = function("integration_events")
     bus.refuse = {"SurveyCompleted/T2": 1}
