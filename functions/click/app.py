@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from revisit.domain import trackers
+from revisit.domain import clicks
 from revisit.http import pages
 from revisit.http.app import base_url, create_app, header, logger
 
@@ -12,7 +12,7 @@ app = create_app()
 @app.get("/r/<token>")
 def click(token: str):
     visitor = f"{app.current_event.request_context.identity.source_ip}|{header(app, 'User-Agent') or ''}"
-    if trackers.record_click(token, visitor) is None:
+    if clicks.record_click(token, visitor) is None:
         html = pages.message("Survey not found", "This survey link does not exist. Please check the link.")
         return Response(status_code=404, content_type="text/html; charset=utf-8", body=html, headers=pages.HEADERS)
     location = f"{base_url(app)}/s/{token}"

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from revisit.domain import feedback
 from revisit.domain.auth import Kind
-from revisit.domain.util import iso
+from revisit.domain.util import iso_or_none
 from revisit.http.app import create_app, json_response, logger, principal, query
 from revisit.http.schemas import FeedbackQuery
 
@@ -14,8 +14,8 @@ app = create_app()
 def _filters(q: FeedbackQuery) -> feedback.Filters:
     return feedback.Filters(
         store_slug=q.storeSlug,
-        from_ts=iso(q.from_) if q.from_ else None,
-        to_ts=iso(q.to) if q.to else None,
+        from_ts=iso_or_none(q.from_),
+        to_ts=iso_or_none(q.to),
         min_rating=q.minRating,
         max_rating=q.maxRating,
         order_id=q.orderId,

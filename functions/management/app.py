@@ -1,8 +1,8 @@
 """Management API: stores and credentials (owner); campaigns, surveys, NPS setup (owner or API key)."""
 
-from revisit.domain import credentials, nps, tokens, trackers, workspaces
+from revisit.domain import credentials, nps, surveys, tokens, workspaces
 from revisit.domain.auth import Kind
-from revisit.domain.util import iso
+from revisit.domain.util import iso_or_none
 from revisit.errors import NotFound, field_error
 from revisit.http.app import base_url, body, create_app, json_response, logger, principal
 from revisit.http.nps_schemas import CreateCategory, CreateChannel, PatchConfig
@@ -53,9 +53,15 @@ def revoke_key(key_id: str):
 def create_campaign():
     caller = principal(app, Kind.OWNER, Kind.API)
     req = body(app, CreateCampaign)
-    expires = iso(req.expiresAt) if req.expiresAt else None
     campaign = tokens.create_campaign(
-        caller, req.storeSlug, req.name, req.payload.as_dict(), req.source, expires, req.maxUses, base_url(app)
+        caller,
+        req.storeSlug,
+        req.name,
+        req.payload.as_dict(),
+        req.source,
+        iso_or_none(req.expiresAt),
+        req.maxUses,
+        base_url(app),
     )
     return json_response(201, campaign)
 
@@ -76,21 +82,21 @@ def close_campaign(campaign_id: str):
 def create_survey():
     caller = principal(app, Kind.OWNER, Kind.API)
     req = body(app, CreateSurvey)
-    return json_response(201, trackers.create_survey(caller, req.model_dump(mode="json", exclude_none=True)))
+    return json_response(201, surveys.create_survey(caller, req.model_dump(mode="json", exclude_none=True)))
 
 
 @app.get("/api/surveys")
 def list_surveys():
     caller = principal(app, Kind.OWNER, Kind.API)
     store = app.current_event.get_query_string_value("storeSlug")
-    return json_response(200, {"items": trackers.list_surveys(caller, store)})
+    return json_response(200, {"items": surveys.list_surveys(caller, store)})
 
 
 @app.patch("/api/surveys/<survey_id>")
 def update_survey(survey_id: str):
     caller = principal(app, Kind.OWNER, Kind.API)
     req = body(app, PatchSurvey)
-    return json_response(200, trackers.update_survey(caller, survey_id, req.changes()))
+    return json_response(200, surveys.update_survey(caller, survey_id, req.changes()))
 
 
 @app.post("/api/nps/<kind>")

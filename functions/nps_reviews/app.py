@@ -3,7 +3,7 @@
 from urllib.parse import urlencode
 
 from revisit.domain import nps
-from revisit.domain.util import iso
+from revisit.domain.util import iso_or_none
 from revisit.errors import NotFound
 from revisit.http.app import base_url, create_app, json_response, logger, query
 from revisit.http.nps_schemas import NPS_STATUS_OVERRIDES, ReviewsQuery, nps_error
@@ -20,8 +20,8 @@ def reviews():
     items, next_cursor = nps.list_reviews(
         q.shop_id,
         q.shop_secret,
-        iso(q.date_from) if q.date_from else None,
-        iso(q.date_to) if q.date_to else None,
+        iso_or_none(q.date_from),
+        iso_or_none(q.date_to),
         q.channel,
         q.category,
         q.limit,

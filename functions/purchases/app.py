@@ -1,6 +1,6 @@
 """POST /partners/purchases (idempotent on purchaseId) and POST /partners/unsubscribes (opt-out sync)."""
 
-from revisit.domain import trackers, unsubscribes
+from revisit.domain import purchases, unsubscribes
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso
 from revisit.http.app import body, create_app, json_response, logger, principal
@@ -15,7 +15,7 @@ def record_purchase():
     req = body(app, CreatePurchase)
     spec = req.model_dump(mode="json", exclude_none=True)
     spec["purchasedAt"] = iso(req.purchasedAt)
-    purchase, created = trackers.record_purchase(partner, spec)
+    purchase, created = purchases.record_purchase(partner, spec)
     return json_response(201 if created else 200, purchase)
 
 

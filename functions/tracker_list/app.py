@@ -2,7 +2,7 @@
 
 from revisit.domain import trackers
 from revisit.domain.auth import Kind
-from revisit.domain.util import iso
+from revisit.domain.util import iso_or_none
 from revisit.http.app import body, create_app, json_response, logger, principal
 from revisit.http.tracker_schemas import ListTrackers
 
@@ -17,8 +17,8 @@ def list_trackers():
         partner,
         req.limit,
         req.page,
-        iso(req.fromSendAt) if req.fromSendAt else None,
-        iso(req.toSendAt) if req.toSendAt else None,
+        iso_or_none(req.fromSendAt),
+        iso_or_none(req.toSendAt),
         req.purchases,
         req.customers,
     )

@@ -223,8 +223,10 @@ def test_credential_cache_delays_revocation_by_at_most_its_ttl(world, monkeypatc
     from revisit.domain import auth
     from revisit.domain.auth import Kind, Presented
 
+    import time
+
     clock = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # the credential cache's clock
     fixed = SimpleNamespace(credential_cache_seconds=30.0)
     monkeypatch.setattr(auth, "settings", lambda: fixed)
     dynamo = boto3.client("dynamodb", region_name="us-east-1")

@@ -1,7 +1,8 @@
-"""Runtime settings, read once per container from the environment.
+"""Runtime settings, read once per container from the environment: the one ``settings()`` object.
 
 Every setting has a default that suits the local stack and the tests, so a developer never has to
-export anything; ``template.yaml`` sets the real values in AWS.
+export anything; ``template.yaml`` sets the real values in AWS. No other module of the layer reads
+the environment (``observability`` leaves it to Powertools' own ``POWERTOOLS_*`` variables).
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ class Settings:
     token_default_ttl_days: int
     token_max_ttl_days: int
     aws_endpoint_url: str | None
+    region: str = "us-east-1"
+    hash_secret: str | None = None  # the HMAC key itself (local stack, tests)
+    hash_secret_arn: str = ""  # else a Secrets Manager secret (AWS)
+    quiet_hours: str = "21-8"  # local hours without SMS/WhatsApp sends, "start-end"
+    send_max_attempts: int = 4
+    whatsapp_failures_before_sms: int = 2
+    email_sender: str = "surveys@example.com"
+    whatsapp_webhook_url: str = ""
+    event_bus_name: str = "default"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +40,15 @@ class Settings:
             token_default_ttl_days=int(env.get("TOKEN_DEFAULT_TTL_DAYS", "30")),
             token_max_ttl_days=int(env.get("TOKEN_MAX_TTL_DAYS", "365")),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            hash_secret=env.get("HASH_SECRET") or None,
+            hash_secret_arn=env.get("HASH_SECRET_ARN", ""),
+            quiet_hours=env.get("QUIET_HOURS", "21-8"),
+            send_max_attempts=int(env.get("SEND_MAX_ATTEMPTS", "4")),
+            whatsapp_failures_before_sms=int(env.get("WHATSAPP_FAILURES_BEFORE_SMS", "2")),
+            email_sender=env.get("EMAIL_SENDER", "surveys@example.com"),
+            whatsapp_webhook_url=env.get("WHATSAPP_WEBHOOK_URL", ""),
+            event_bus_name=env.get("EVENT_BUS_NAME", "default"),
         )
 
 

@@ -9,22 +9,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
+
+from revisit.config import settings
 
 
 @functools.cache
 def _key() -> bytes:
-    direct = os.environ.get("HASH_SECRET")
-    if direct:
-        return direct.encode()
-    arn = os.environ.get("HASH_SECRET_ARN", "")
-    if not arn.startswith("arn:"):
+    config = settings()
+    if config.hash_secret:
+        return config.hash_secret.encode()
+    if not config.hash_secret_arn.startswith("arn:"):
         raise RuntimeError("HASH_SECRET_ARN (or HASH_SECRET) must be set")
     import boto3
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    value = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)["SecretString"]
-    return value.encode()
+    client = boto3.client("secretsmanager", region_name=config.region)
+    return client.get_secret_value(SecretId=config.hash_secret_arn)["SecretString"].encode()
 
 
 def keyed_hash(text: str) -> str:

@@ -1,22 +1,38 @@
 """Data access: one module per aggregate behind the single table.
 
-Only this package knows key names, index names and boto3. It hands plain dicts and dataclasses
-to the domain and raises the exceptions below instead of botocore's.
+Only this package knows key names, attribute names of keys and TTLs, index names and boto3. It
+hands plain records (dicts without key attributes, numbers as int/float) and dataclasses to the
+domain and raises the named exceptions of :mod:`revisit.dal.errors` instead of botocore's.
 """
 
 from __future__ import annotations
 
+from revisit.dal.errors import (
+    AlreadyApplied,
+    AlreadyExists,
+    AlreadyRevoked,
+    BadCursor,
+    ConditionFailed,
+    Contention,
+    IdempotencyKeyReused,
+    InvalidRecord,
+    NoSuchItem,
+    TokenNotOpen,
+    UnknownStore,
+    UnknownWorkspace,
+)
 
-class ConditionFailed(Exception):
-    """A conditional write (or one item of a transaction) found the item in another state.
-
-    ``reasons`` holds one code per transaction item (``None`` where that item was fine), so the
-    caller can tell which condition failed without seeing a botocore exception.
-    """
-
-    def __init__(self, reasons: list[str | None] | None = None) -> None:
-        super().__init__("condition failed")
-        self.reasons = reasons or []
-
-    def failed_at(self, index: int) -> bool:
-        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+__all__ = [
+    "AlreadyApplied",
+    "AlreadyExists",
+    "AlreadyRevoked",
+    "BadCursor",
+    "ConditionFailed",
+    "Contention",
+    "IdempotencyKeyReused",
+    "InvalidRecord",
+    "NoSuchItem",
+    "TokenNotOpen",
+    "UnknownStore",
+    "UnknownWorkspace",
+]

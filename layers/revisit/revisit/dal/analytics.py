@@ -25,7 +25,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from revisit.dal import ConditionFailed, keys, table
+from revisit.dal import keys, table
+from revisit.dal.errors import AlreadyApplied, Contention
 
 TYPE_MARKER = "agg_marker"
 TYPE_DAY = "agg_day"
@@ -33,17 +34,9 @@ TYPE_ACTIVITY = "agg_activity"
 TYPE_CUSTOMER = "agg_customer"
 TYPE_WATCH = "agg_watch"
 
-_HIDDEN = (keys.PK, keys.SK, "type", "workspaceId", "storeSlug")
-_MARKER_INDEX = 0
-_CUSTOMER_INDEX = 1
+_HIDDEN = (*keys.HIDDEN, "workspaceId", "storeSlug")
 
-
-class AlreadyApplied(Exception):
-    """The source record's marker exists: its effects are in the aggregates already."""
-
-
-class Contention(Exception):
-    """The customer state changed since it was read (or a concurrent transaction held an item)."""
+__all__ = ["AlreadyApplied", "Change", "Contention", "activity", "apply", "day_counters", "get_customer", "watch_list"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +66,7 @@ class Change:
 
 
 def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    return {k: v for k, v in item.items() if k not in _HIDDEN} if item else None
+    return table.plain(item, _HIDDEN)
 
 
 def get_customer(workspace_id: str, store_slug: str, civ: str) -> dict[str, Any] | None:
@@ -102,7 +95,7 @@ def _items(change: Change) -> list[dict[str, Any]]:
     owner = {"workspaceId": ws, "storeSlug": store}
     marker = {
         **keys.agg_marker(change.source, change.record_id),
-        "type": TYPE_MARKER,
+        keys.TYPE: TYPE_MARKER,
         **owner,
         "source": change.source,
         "recordId": change.record_id,
@@ -113,25 +106,27 @@ def _items(change: Change) -> list[dict[str, Any]]:
         {"Put": {"Item": table.serialize(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
     ]
     if change.customer is not None and change.civ is not None:
-        state = {**keys.agg_customer(ws, store, change.civ), "type": TYPE_CUSTOMER, **owner, **change.customer}
+        state = {**keys.agg_customer(ws, store, change.civ), keys.TYPE: TYPE_CUSTOMER, **owner, **change.customer}
         put: dict[str, Any] = {"Item": table.serialize(state)}
         if change.customer_version is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
             put["ConditionExpression"] = "version = :v"
             put["ExpressionAttributeValues"] = {":v": table.value(change.customer_version)}
-        items.append({"Put": put})  # index 1 (_CUSTOMER_INDEX)
+        items.append({"Put": put})  # index 1: its version condition is the contention check
     for day, deltas in sorted(change.day_deltas.items()):
         nonzero = {k: v for k, v in deltas.items() if v}
-        update = _adds(nonzero, {"type": TYPE_DAY, **owner, "day": day})
+        update = _adds(nonzero, {keys.TYPE: TYPE_DAY, **owner, "day": day})
         items.append({"Update": {"Key": table.serialize(keys.agg_day(ws, store, day)), **update}})
     if change.activity_day is not None and change.civ is not None:
-        update = _adds({"visits": 1}, {"type": TYPE_ACTIVITY, **owner, "day": change.activity_day, "civ": change.civ})
+        update = _adds(
+            {"visits": 1}, {keys.TYPE: TYPE_ACTIVITY, **owner, "day": change.activity_day, "civ": change.civ}
+        )
         key = keys.agg_activity(ws, store, change.activity_day, change.civ)
         items.append({"Update": {"Key": table.serialize(key), **update}})
     if change.civ is not None and change.watch is not None:
         key = keys.agg_watch(ws, store, change.watch["lastVisitAt"][:10], change.civ)
-        items.append({"Put": {"Item": table.serialize({**key, "type": TYPE_WATCH, **owner, **change.watch})}})
+        items.append({"Put": {"Item": table.serialize({**key, keys.TYPE: TYPE_WATCH, **owner, **change.watch})}})
     if change.civ is not None and change.unwatch_day is not None:
         items.append({"Delete": {"Key": table.serialize(keys.agg_watch(ws, store, change.unwatch_day, change.civ))}})
     return items
@@ -144,13 +139,7 @@ def apply(change: Change) -> None:
     customer state is no longer the one the change was computed from (re-read and retry).
     """
     try:
-        table.transact(_items(change))
-    except ConditionFailed as exc:
-        if exc.failed_at(_MARKER_INDEX):
-            raise AlreadyApplied() from None
-        if change.customer is not None and exc.failed_at(_CUSTOMER_INDEX):
-            raise Contention() from None
-        raise
+        table.transact(_items(change), failures=[AlreadyApplied, Contention if change.customer is not None else None])
     except ClientError as exc:
         reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
         if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and (
@@ -161,10 +150,7 @@ def apply(change: Change) -> None:
 
 
 def _between(pk: str, lo: str, hi: str) -> list[dict[str, Any]]:
-    return table.query_all(
-        KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-        ExpressionAttributeValues={":pk": table.value(pk), ":lo": table.value(lo), ":hi": table.value(hi)},
-    )
+    return table.query_all(**table.range_query(keys.PK, keys.SK, pk, lo, hi))
 
 
 def day_counters(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[dict[str, Any]]:

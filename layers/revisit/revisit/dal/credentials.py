@@ -9,23 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from revisit.dal import keys, table
+from revisit.dal.errors import AlreadyExists, AlreadyRevoked, UnknownStore, UnknownWorkspace
 
 _LOOKUP_FIELDS = ("keyId", "kind", "scope", "workspaceId", "storeSlug", "revokedAt")
 _REGISTRY_FIELDS = ("keyId", "kind", "scope", "workspaceId", "storeSlug", "prefix", "label", "createdAt", "revokedAt")
 
 
 def create(record: dict[str, Any], secret_hash: str) -> None:
-    """Write the registry and look-up items atomically; the store (if scoped) must exist."""
+    """Write the registry and look-up items atomically.
+
+    UnknownStore (a store-scoped key) or UnknownWorkspace when its owner does not exist;
+    AlreadyExists on a (practically impossible) key id or secret collision.
+    """
     ws = record["workspaceId"]
     registry = {**keys.key_registry(ws, record["keyId"]), **record, "secretHash": secret_hash}
     lookup = {**keys.credential(secret_hash), **{k: record[k] for k in _LOOKUP_FIELDS if k in record}}
-    condition_target = keys.store(ws, record["storeSlug"]) if record.get("storeSlug") else keys.workspace(ws)
+    if record.get("storeSlug"):
+        owner, unknown = keys.store(ws, record["storeSlug"]), UnknownStore
+    else:
+        owner, unknown = keys.workspace(ws), UnknownWorkspace
     table.transact(
-        [
-            table.must_exist(condition_target),
-            table.put_new_op(registry),
-            table.put_new_op(lookup),
-        ]
+        [table.must_exist(owner), table.put_new_op(registry), table.put_new_op(lookup)],
+        failures=[unknown, AlreadyExists, AlreadyExists],
     )
 
 
@@ -37,23 +42,17 @@ def lookup(secret_hash: str) -> dict[str, Any] | None:
 
 
 def list_for_workspace(workspace_id: str) -> list[dict[str, Any]]:
-    items = table.query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues={
-            ":pk": table.value(keys.ws_pk(workspace_id)),
-            ":p": table.value(keys.key_registry_prefix()),
-        },
-    )
+    items = table.query_prefix(keys.ws_pk(workspace_id), keys.key_registry_prefix())
     return [{k: i[k] for k in _REGISTRY_FIELDS if k in i} for i in items]
 
 
 def get_registry(workspace_id: str, key_id: str) -> dict[str, Any] | None:
-    item = table.get(keys.key_registry(workspace_id, key_id))
-    return item
+    """The registry record, with its ``secretHash`` (needed to revoke the look-up item)."""
+    return table.get_record(keys.key_registry(workspace_id, key_id))
 
 
 def revoke(workspace_id: str, key_id: str, secret_hash: str, revoked_at: str) -> None:
-    """Mark both items revoked in one transaction; ConditionFailed if already revoked."""
+    """Mark both items revoked in one transaction; AlreadyRevoked if it was revoked already."""
     update = {
         "UpdateExpression": "SET revokedAt = :t",
         "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
@@ -63,5 +62,6 @@ def revoke(workspace_id: str, key_id: str, secret_hash: str, revoked_at: str) ->
         [
             {"Update": {"Key": table.serialize(keys.key_registry(workspace_id, key_id)), **update}},
             {"Update": {"Key": table.serialize(keys.credential(secret_hash)), **update}},
-        ]
+        ],
+        failures=[AlreadyRevoked, AlreadyRevoked],
     )

@@ -12,12 +12,10 @@ import json
 from typing import Any
 
 from revisit.dal import keys
+from revisit.dal.errors import BadCursor
 
-_KEY_ATTRIBUTES = {keys.PK, keys.SK, "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"}
-
-
-class BadCursor(ValueError):
-    pass
+# gsi4 (the scheduler's due index) is never paged by a cursor.
+_KEY_ATTRIBUTES = {keys.PK, keys.SK, *(k for k in keys.INDEX_KEYS if not k.startswith(keys.GSI4))}
 
 
 def encode(last_key: dict[str, Any]) -> str:

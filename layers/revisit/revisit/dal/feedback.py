@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from revisit.dal import cursors, keys, table
-from revisit.dal.cursors import BadCursor  # noqa: F401 - re-exported for the domain
+from revisit.dal.errors import BadCursor
+
+__all__ = ["PUBLIC_FIELDS", "BadCursor", "Query", "public", "search_page", "to_item"]
 
 PUBLIC_FIELDS = (
     "id",
@@ -33,13 +35,12 @@ PUBLIC_FIELDS = (
     "campaignId",
     "createdAt",
 )
-_SK_MAX = "\uffff"
 
 
 def to_item(fb: dict[str, Any]) -> dict[str, Any]:
     """A feedback record with its keys: base table by store and time, sparse GSIs by order and civ."""
     ws, store, sort = fb["workspaceId"], fb["storeSlug"], f"{fb['createdAt']}#{fb['id']}"
-    item: dict[str, Any] = {**keys.feedback(ws, store, fb["createdAt"], fb["id"]), "type": "feedback", **fb}
+    item: dict[str, Any] = {**keys.feedback(ws, store, fb["createdAt"], fb["id"]), keys.TYPE: "feedback", **fb}
     item["gsi3pk"], item["gsi3sk"] = keys.feedback_workspace_pk(ws), sort
     if fb.get("orderId"):
         item["gsi1pk"], item["gsi1sk"] = keys.feedback_order_pk(ws, fb["orderId"]), sort
@@ -81,12 +82,9 @@ def _key_plan(q: Query) -> tuple[str | None, str, str, str, bool]:
 
 def _request(q: Query) -> tuple[dict[str, Any], str, str]:
     index, pk_attr, sk_attr, pk_value, store_filter = _key_plan(q)
-    names = {"#pk": pk_attr, "#sk": sk_attr}
-    values: dict[str, Any] = {
-        ":pk": table.value(pk_value),
-        ":lo": table.value(q.from_ts or "0"),
-        ":hi": table.value((q.to_ts or "") + _SK_MAX if q.to_ts else _SK_MAX),
-    }
+    lo, hi = table.time_bounds(q.from_ts, q.to_ts)
+    req = table.range_query(pk_attr, sk_attr, pk_value, lo, hi, index=index, newest_first=True)
+    names, values = req["ExpressionAttributeNames"], req["ExpressionAttributeValues"]
     filters = []
     if store_filter and q.store_slug:
         filters.append("storeSlug = :store")
@@ -107,15 +105,6 @@ def _request(q: Query) -> tuple[dict[str, Any], str, str]:
     if q.text:
         filters.append("contains(commentLc, :q)")
         values[":q"] = table.value(q.text.casefold())
-    req: dict[str, Any] = {
-        "TableName": table.TABLE,
-        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-    }
-    if index:
-        req["IndexName"] = index
     if filters:
         req["FilterExpression"] = " AND ".join(filters)
     return req, pk_attr, pk_value

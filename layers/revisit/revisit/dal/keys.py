@@ -10,7 +10,12 @@ SK = "sk"
 GSI1 = "gsi1"  # gsi1pk / gsi1sk: look-ups by a secondary identity (order id, tracker lists, ...)
 GSI2 = "gsi2"  # gsi2pk / gsi2sk: a second look-up (civ, ...)
 GSI3 = "gsi3"  # gsi3pk / gsi3sk: workspace-wide time lines
-TTL = "expiresAtEpoch"
+GSI4 = "gsi4"  # gsi4pk / gsi4sk: the sparse due index of the scheduler
+INDEX_KEYS = tuple(f"gsi{n}{part}" for n in range(1, 5) for part in ("pk", "sk"))
+TYPE = "type"  # the item type: what a stream consumer filters on
+HIDDEN = (PK, SK, *INDEX_KEYS, TYPE)  # attributes the data layer never hands out
+TTL = "expiresAtEpoch"  # DynamoDB TTL (epoch seconds); on a one-time token also its expiry
+VALID_UNTIL = "validUntilEpoch"  # a campaign token's expiry (not TTL: its use count is history)
 META = "META"
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from revisit.dal import cursors, keys, table
+from revisit.dal.errors import AlreadyExists, NoSuchItem
 
-_SK_MAX = "\uffff"
 REVIEW_FIELDS = (
     "id", "client", "rate", "channel", "category", "comment", "createdAt", "respondentType", "civ", "orderId",
     "workspaceId", "storeSlug", "shopId",
@@ -23,74 +23,56 @@ REVIEW_FIELDS = (
 
 
 def shop_config(shop_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
-    """(shop item or None, categories, channels) in one Query of the shop's partition."""
-    items = table.query_all(
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": table.value(keys.nps_config_pk(shop_id))},
-    )
-    shop = next((i for i in items if i["sk"] == keys.META), None)
-    strip = lambda i: {k: v for k, v in i.items() if k not in ("pk", "sk")}  # noqa: E731
-    categories = [strip(i) for i in items if i["sk"].startswith("CAT#")]
-    channels = [strip(i) for i in items if i["sk"].startswith("CHAN#")]
+    """(shop record or None, categories, channels) in one Query of the shop's partition."""
+    items = table.query_partition(keys.nps_config_pk(shop_id))
+    shop = next((table.plain(i) for i in items if i[keys.SK] == keys.META), None)
+    categories = [table.plain(i) for i in items if i[keys.SK].startswith("CAT#")]
+    channels = [table.plain(i) for i in items if i[keys.SK].startswith("CHAN#")]
     return shop, sorted(categories, key=lambda c: c["id"]), sorted(channels, key=lambda c: c["id"])
 
 
 def next_id(shop_id: str) -> int:
-    resp = table.client.update_item(
-        TableName=table.TABLE,
-        Key=table.serialize(keys.shop(shop_id)),
-        UpdateExpression="ADD npsSeq :one",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":one": table.value(1)},
-        ReturnValues="UPDATED_NEW",
+    attributes = table.update(
+        keys.shop(shop_id),
+        "ADD npsSeq :one",
+        condition="attribute_exists(pk)",
+        values={":one": table.value(1)},
+        returns="UPDATED_NEW",
     )
-    return int(resp["Attributes"]["npsSeq"]["N"])
+    return int(attributes["npsSeq"])
+
+
+def _config_key(shop_id: str, kind: str, code: str) -> dict[str, str]:
+    return keys.nps_category(shop_id, code) if kind == "category" else keys.nps_channel(shop_id, code)
 
 
 def put_config(shop_id: str, kind: str, record: dict[str, Any]) -> None:
-    """A new category (kind 'category') or channel; ConditionFailed if the code exists."""
-    key = (
-        keys.nps_category(shop_id, record["code"]) if kind == "category" else keys.nps_channel(shop_id, record["code"])
-    )
-    table.put_new({**key, "type": f"nps_{kind}", **record})
+    """A new category (kind 'category') or channel; AlreadyExists if the code exists."""
+    table.put_new({**_config_key(shop_id, kind, record["code"]), keys.TYPE: f"nps_{kind}", **record})
 
 
 def update_config(shop_id: str, kind: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
-    key = keys.nps_category(shop_id, code) if kind == "category" else keys.nps_channel(shop_id, code)
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    sets, removes = table.set_remove(changes, names, values)
-    try:
-        resp = table.client.update_item(
-            TableName=table.TABLE,
-            Key=table.serialize(key),
-            UpdateExpression=table.update_expression(sets, removes),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except table.ClientError as exc:
-        raise table.translate(exc) from None
-    return {k: v for k, v in table.deserialize(resp["Attributes"]).items() if k not in ("pk", "sk", "type")}
+    """The changed category or channel; NoSuchItem if there is none with this code."""
+    updated = table.update_fields(_config_key(shop_id, kind, code), changes, returns="ALL_NEW", failure=NoSuchItem)
+    return table.plain(updated)
 
 
 def put_device(did: str, record: dict[str, Any]) -> None:
-    table.put_new({**keys.device(did), "type": "device", **record})
+    table.put_new({**keys.device(did), keys.TYPE: "device", **record})
 
 
 def get_device(did: str) -> dict[str, Any] | None:
-    return table.get(keys.device(did))
+    return table.get_record(keys.device(did))
 
 
 def put_review(review: dict[str, Any]) -> None:
-    """The review with its keys (sparse GSIs by channel and category); ConditionFailed on an id clash."""
-    ws, store, sort = review["workspaceId"], review["storeSlug"], None
-    item = {**keys.nps_review(ws, store, review["createdAt"], review["id"]), "type": "nps_review", **review}
+    """The review with its keys (sparse GSIs by channel and category); AlreadyExists on an id clash."""
+    ws, store = review["workspaceId"], review["storeSlug"]
+    item = {**keys.nps_review(ws, store, review["createdAt"], review["id"]), keys.TYPE: "nps_review", **review}
     sort = item[keys.SK]
     item["gsi1pk"], item["gsi1sk"] = keys.nps_channel_pk(ws, store, review["channel"]), sort
     item["gsi2pk"], item["gsi2sk"] = keys.nps_category_pk(ws, store, review["category"]), sort
-    table.put_new(item)
+    table.put_new(item, AlreadyExists)
 
 
 def reviews_page(
@@ -115,18 +97,8 @@ def reviews_page(
         )
     else:
         index, pk_attr, sk_attr, pk = None, keys.PK, keys.SK, keys.nps_store_pk(workspace_id, store_slug)
-    req: dict[str, Any] = {
-        "TableName": table.TABLE,
-        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
-        "ExpressionAttributeNames": {"#pk": pk_attr, "#sk": sk_attr},
-        "ExpressionAttributeValues": {
-            ":pk": table.value(pk),
-            ":lo": table.value(from_ts or "0"),
-            ":hi": table.value((to_ts + _SK_MAX) if to_ts else _SK_MAX),
-        },
-    }
-    if index:
-        req["IndexName"] = index
+    lo, hi = table.time_bounds(from_ts, to_ts)
+    req = table.range_query(pk_attr, sk_attr, pk, lo, hi, index=index)
     if channel and category:
         req["FilterExpression"] = "category = :cat"
         req["ExpressionAttributeValues"][":cat"] = table.value(category)

@@ -1,8 +1,10 @@
-"""The one DynamoDB client of a container and the (de)serialisation of items."""
+"""The one DynamoDB client of a container, the (de)serialisation of items, and the helpers every
+data-access module shares: plain records, prefix and range queries, conditional updates and
+transactions that raise named exceptions (:mod:`revisit.dal.errors`)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -12,16 +14,18 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from revisit.config import settings
-from revisit.dal import ConditionFailed
-
-_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+from revisit.dal import keys
+from revisit.dal.errors import AlreadyExists, ConditionFailed
 
 # Created once per container (cold start), reused by every invocation.
-client = boto3.client("dynamodb", region_name=_REGION, config=Config(max_pool_connections=50))
+client = boto3.client("dynamodb", region_name=settings().region, config=Config(max_pool_connections=50))
 TABLE = settings().table_name
+SK_MAX = "\uffff"  # sorts after every character a sort key holds: the open end of a range
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
+
+Failure = type[ConditionFailed] | None
 
 
 def _plain(value: Any) -> Any:
@@ -46,6 +50,11 @@ def _wire(value: Any) -> Any:
     return value
 
 
+def plain_value(value: Any) -> Any:
+    """boto3's Decimals (also inside maps and lists) as int or float."""
+    return _plain(value)
+
+
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
     """Python dict -> DynamoDB attribute map. ``None`` values are left out."""
     return {k: _ser.serialize(_wire(v)) for k, v in item.items() if v is not None}
@@ -61,28 +70,95 @@ def deserialize(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: _plain(_deser.deserialize(v)) for k, v in item.items()}
 
 
+def plain(item: dict[str, Any] | None, hidden: Sequence[str] = keys.HIDDEN) -> dict[str, Any] | None:
+    """A stored item as a record: without its key, index and type attributes."""
+    return {k: v for k, v in item.items() if k not in hidden} if item else None
+
+
 def get(key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+    """The item as stored (with its keys), or None."""
     resp = client.get_item(TableName=TABLE, Key=serialize(key), ConsistentRead=consistent)
     return deserialize(resp.get("Item"))
 
 
-def put_new(item: dict[str, Any]) -> None:
-    """Put an item that must not exist yet; raise ConditionFailed if it does."""
+def get_record(key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+    """The item as a plain record (:func:`plain`), or None."""
+    return plain(get(key, consistent))
+
+
+def put_new(item: dict[str, Any], failure: type[ConditionFailed] = AlreadyExists) -> None:
+    """Put an item that must not exist yet; raise ``failure`` if it does."""
     try:
         client.put_item(TableName=TABLE, Item=serialize(item), ConditionExpression="attribute_not_exists(pk)")
     except ClientError as exc:
-        raise translate(exc) from None
+        raise _named(translate(exc), [failure]) from None
 
 
-def transact(items: list[dict[str, Any]]) -> None:
-    """TransactWriteItems, with TableName filled in; ConditionFailed names the failing items."""
+def transact(items: list[dict[str, Any]], failures: Sequence[Failure] = ()) -> None:
+    """TransactWriteItems, with TableName filled in. ``failures[i]`` is the exception to raise when
+    the condition of item ``i`` fails (the first failing item that has one wins); a failed item
+    without one raises a plain ConditionFailed."""
     for entry in items:
         for op in entry.values():
             op.setdefault("TableName", TABLE)
     try:
         client.transact_write_items(TransactItems=items)
     except ClientError as exc:
-        raise translate(exc) from None
+        raise _named(translate(exc), failures) from None
+
+
+def update(
+    key: dict[str, str],
+    expression: str,
+    *,
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    returns: str | None = None,
+    failure: type[ConditionFailed] = ConditionFailed,
+) -> dict[str, Any] | None:
+    """One UpdateItem; ``failure`` when its condition fails. Returns the (deserialised) attributes
+    asked for with ``returns`` (e.g. ALL_NEW), else None."""
+    kwargs: dict[str, Any] = {"TableName": TABLE, "Key": serialize(key), "UpdateExpression": expression}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    if returns:
+        kwargs["ReturnValues"] = returns
+    try:
+        resp = client.update_item(**kwargs)
+    except ClientError as exc:
+        raise _named(translate(exc), [failure]) from None
+    return deserialize(resp.get("Attributes")) if returns else None
+
+
+def update_fields(
+    key: dict[str, str],
+    changes: dict[str, Any],
+    *,
+    condition: str = "attribute_exists(pk)",
+    sets: Sequence[str] = (),
+    removes: Sequence[str] = (),
+    values: dict[str, Any] | None = None,
+    returns: str | None = None,
+    failure: type[ConditionFailed] = ConditionFailed,
+) -> dict[str, Any] | None:
+    """SET every change with a value and REMOVE those set to None (plus the given clauses)."""
+    names: dict[str, str] = {}
+    vals: dict[str, Any] = dict(values or {})
+    change_sets, change_removes = set_remove(changes, names, vals)
+    return update(
+        key,
+        update_expression([*sets, *change_sets], [*change_removes, *removes]),
+        condition=condition,
+        names=names,
+        values=vals,
+        returns=returns,
+        failure=failure,
+    )
 
 
 def query_all(**kwargs: Any) -> list[dict[str, Any]]:
@@ -98,6 +174,51 @@ def query_all(**kwargs: Any) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = last
 
 
+def query_partition(pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    """Every item of a partition (whose sort key starts with ``sk_prefix``), as stored."""
+    if sk_prefix is None:
+        return query_all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": value(pk)})
+    return query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues={":pk": value(pk), ":p": value(sk_prefix)},
+    )
+
+
+def query_prefix(pk: str, sk_prefix: str) -> list[dict[str, Any]]:
+    """The plain records of a partition whose sort key starts with ``sk_prefix``."""
+    return [plain(i) for i in query_partition(pk, sk_prefix)]
+
+
+def time_bounds(from_ts: str | None, to_ts: str | None) -> tuple[str, str]:
+    """Inclusive sort-key bounds of keys ``<timestamp>#...`` from ``from_ts`` through ``to_ts``."""
+    return from_ts or "0", (to_ts + SK_MAX) if to_ts else SK_MAX
+
+
+def range_query(
+    pk_attr: str,
+    sk_attr: str,
+    pk_value: str,
+    lo: str,
+    hi: str,
+    *,
+    index: str | None = None,
+    newest_first: bool = False,
+) -> dict[str, Any]:
+    """The Query request of one partition's sort keys from ``lo`` through ``hi`` (a base table or
+    index partition); the caller may add filters, a limit and a start key."""
+    req: dict[str, Any] = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+        "ExpressionAttributeNames": {"#pk": pk_attr, "#sk": sk_attr},
+        "ExpressionAttributeValues": {":pk": value(pk_value), ":lo": value(lo), ":hi": value(hi)},
+    }
+    if index:
+        req["IndexName"] = index
+    if newest_first:
+        req["ScanIndexForward"] = False
+    return req
+
+
 def translate(exc: ClientError) -> Exception:
     """botocore's conditional-write failures -> ConditionFailed; anything else unchanged."""
     code = exc.response.get("Error", {}).get("Code")
@@ -111,6 +232,14 @@ def translate(exc: ClientError) -> Exception:
         if any(r == "ConditionalCheckFailed" for r in reasons):
             return ConditionFailed(reasons)
     return exc
+
+
+def _named(err: Exception, failures: Sequence[Failure]) -> Exception:
+    if isinstance(err, ConditionFailed):
+        for index, failure in enumerate(failures):
+            if failure is not None and err.failed_at(index):
+                return failure(err.reasons)
+    return err
 
 
 # ---------------------------------------------------------------- transaction and update builders

@@ -14,22 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from revisit.dal import ConditionFailed, keys, table
+from revisit.dal import keys, table
 from revisit.dal import tokens as tokens_dal
-
-_HIDDEN = ("pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk")
-_SK_MAX = "\uffff"
-
-
-def _strip(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    return {k: v for k, v in item.items() if k not in _HIDDEN} if item else None
+from revisit.dal.errors import AlreadyExists, ConditionFailed
 
 
 def to_item(tracker: dict[str, Any], due_at: str | None) -> dict[str, Any]:
     ws, sort = tracker["workspaceId"], f"{tracker['sendAt']}#{tracker['id']}"
     item = {
         **keys.tracker(tracker["id"]),
-        "type": "tracker",
+        keys.TYPE: "tracker",
         **tracker,
         "gsi1pk": keys.tracker_workspace_pk(ws),
         "gsi1sk": sort,
@@ -51,7 +45,7 @@ def create_with_token(tracker: dict[str, Any], token: dict[str, Any], due_at: st
     """
     unique = {
         **keys.tracker_unique(tracker["workspaceId"], tracker["surveyId"], tracker["purchaseId"]),
-        "type": "tracker_unique",
+        keys.TYPE: "tracker_unique",
         "trackerId": tracker["id"],
     }
     try:
@@ -60,13 +54,12 @@ def create_with_token(tracker: dict[str, Any], token: dict[str, Any], due_at: st
                 table.put_new_op(unique),
                 table.put_new_op(to_item(tracker, due_at)),
                 table.put_new_op(tokens_dal.to_item(token)),
-            ]
+            ],
+            failures=[AlreadyExists],
         )
         return True
-    except ConditionFailed as exc:
-        if exc.failed_at(0):
-            return False
-        raise
+    except AlreadyExists:
+        return False
 
 
 def existing_id(workspace_id: str, survey_id: str, purchase_id: str) -> str | None:
@@ -75,24 +68,12 @@ def existing_id(workspace_id: str, survey_id: str, purchase_id: str) -> str | No
 
 
 def get(tracker_id: str) -> dict[str, Any] | None:
-    return _strip(table.get(keys.tracker(tracker_id)))
+    return table.get_record(keys.tracker(tracker_id))
 
 
-def _range_query(
-    index: str, pk_attr: str, sk_attr: str, pk_value: str, from_ts: str | None, to_ts: str | None
-) -> dict[str, Any]:
-    return {
-        "TableName": table.TABLE,
-        "IndexName": index,
-        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
-        "ExpressionAttributeNames": {"#pk": pk_attr, "#sk": sk_attr},
-        "ExpressionAttributeValues": {
-            ":pk": table.value(pk_value),
-            ":lo": table.value(from_ts or "0"),
-            ":hi": table.value((to_ts + _SK_MAX) if to_ts else _SK_MAX),
-        },
-        "ScanIndexForward": False,
-    }
+def _range_query(index: str, pk_value: str, from_ts: str | None, to_ts: str | None) -> dict[str, Any]:
+    lo, hi = table.time_bounds(from_ts, to_ts)
+    return table.range_query(f"{index}pk", f"{index}sk", pk_value, lo, hi, index=index, newest_first=True)
 
 
 def _with_store(req: dict[str, Any], store_slug: str | None) -> dict[str, Any]:
@@ -106,14 +87,12 @@ def workspace_window(
     workspace_id: str, from_ts: str | None, to_ts: str | None, store_slug: str | None, count: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """The newest ``count`` trackers by sendAt (then whether more exist): reads only what it needs."""
-    req = _with_store(
-        _range_query("gsi1", "gsi1pk", "gsi1sk", keys.tracker_workspace_pk(workspace_id), from_ts, to_ts), store_slug
-    )
+    req = _with_store(_range_query(keys.GSI1, keys.tracker_workspace_pk(workspace_id), from_ts, to_ts), store_slug)
     out: list[dict[str, Any]] = []
     while True:
         req["Limit"] = count + 1 - len(out)
         resp = table.client.query(**req)
-        out.extend(_strip(table.deserialize(i)) for i in resp.get("Items", []))
+        out.extend(table.plain(table.deserialize(i)) for i in resp.get("Items", []))
         last = resp.get("LastEvaluatedKey")
         if len(out) > count:
             return out[:count], True
@@ -124,12 +103,12 @@ def workspace_window(
 
 def by_purchase(workspace_id: str, purchase_id: str, from_ts: str | None, to_ts: str | None) -> list[dict[str, Any]]:
     pk = keys.tracker_purchase_pk(workspace_id, purchase_id)
-    return [_strip(i) for i in table.query_all(**_range_query("gsi2", "gsi2pk", "gsi2sk", pk, from_ts, to_ts))]
+    return [table.plain(i) for i in table.query_all(**_range_query(keys.GSI2, pk, from_ts, to_ts))]
 
 
 def by_customer(workspace_id: str, customer_id: str, from_ts: str | None, to_ts: str | None) -> list[dict[str, Any]]:
     pk = keys.tracker_customer_pk(workspace_id, customer_id)
-    return [_strip(i) for i in table.query_all(**_range_query("gsi3", "gsi3pk", "gsi3sk", pk, from_ts, to_ts))]
+    return [table.plain(i) for i in table.query_all(**_range_query(keys.GSI3, pk, from_ts, to_ts))]
 
 
 def completion_update(tracker_id: str, at: str) -> dict[str, Any]:
@@ -149,13 +128,13 @@ def completion_update(tracker_id: str, at: str) -> dict[str, Any]:
 def record_click(tracker_id: str, visitor_hash: str, at: str, expires_epoch: int) -> None:
     """Count a click atomically; a visitor's first click also counts as unique, and a sent (or
     ready) tracker becomes opened. At most three writes, usually one."""
-    key = table.serialize(keys.tracker(tracker_id))
-    marker = {**keys.tracker_click(tracker_id, visitor_hash), "type": "click", "at": at, keys.TTL: expires_epoch}
+    key = keys.tracker(tracker_id)
+    marker = {**keys.tracker_click(tracker_id, visitor_hash), keys.TYPE: "click", "at": at, keys.TTL: expires_epoch}
     opened = {
-        "UpdateExpression": "ADD clicks :one{unique} SET #s = :opened, openedAt = :at, updatedAt = :at",
-        "ConditionExpression": "attribute_exists(pk) AND #s IN (:sent, :ready)",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {
+        "expression": "ADD clicks :one{unique} SET #s = :opened, openedAt = :at, updatedAt = :at",
+        "condition": "attribute_exists(pk) AND #s IN (:sent, :ready)",
+        "names": {"#s": "status"},
+        "values": {
             ":one": table.value(1),
             ":opened": table.value("opened"),
             ":sent": table.value("sent"),
@@ -164,34 +143,37 @@ def record_click(tracker_id: str, visitor_hash: str, at: str, expires_epoch: int
         },
     }
     counted = {
-        "UpdateExpression": "ADD clicks :one{unique} SET updatedAt = :at",
-        "ConditionExpression": "attribute_exists(pk)",
-        "ExpressionAttributeValues": {":one": table.value(1), ":at": table.value(at)},
+        "expression": "ADD clicks :one{unique} SET updatedAt = :at",
+        "condition": "attribute_exists(pk)",
+        "names": None,
+        "values": {":one": table.value(1), ":at": table.value(at)},
     }
     for unique in (True, False):
         for update in (opened, counted):
-            upd = {
-                **update,
-                "UpdateExpression": update["UpdateExpression"].format(unique=", uniqueClicks :one" if unique else ""),
-            }
-            ops = [{"Update": {"Key": key, **upd}}]
-            if unique:
-                ops.insert(
-                    0, {"Put": {"Item": table.serialize(marker), "ConditionExpression": "attribute_not_exists(pk)"}}
-                )
+            expression = update["expression"].format(unique=", uniqueClicks :one" if unique else "")
             try:
-                if len(ops) == 1:
-                    table.client.update_item(TableName=table.TABLE, **ops[0]["Update"])
-                else:
-                    table.transact(ops)
+                if not unique:
+                    table.update(
+                        key, expression, condition=update["condition"], names=update["names"], values=update["values"]
+                    )
+                    return
+                op: dict[str, Any] = {
+                    "Key": table.serialize(key),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": update["condition"],
+                    "ExpressionAttributeValues": update["values"],
+                }
+                if update["names"]:
+                    op["ExpressionAttributeNames"] = update["names"]
+                first_visit = {
+                    "Put": {"Item": table.serialize(marker), "ConditionExpression": "attribute_not_exists(pk)"}
+                }
+                table.transact([first_visit, {"Update": op}], failures=[AlreadyExists])
                 return
-            except ConditionFailed as exc:
-                if unique and exc.failed_at(0):
-                    break  # seen this visitor before: count a plain click
-            except table.ClientError as exc:
-                err = table.translate(exc)
-                if not isinstance(err, ConditionFailed):
-                    raise err from None
+            except AlreadyExists:
+                break  # seen this visitor before: count a plain click
+            except ConditionFailed:
+                pass  # not sent/ready (or gone): try the next, plainer update
 
 
 # ---------------------------------------------------------------- scheduling (due index, claims)
@@ -208,15 +190,18 @@ def due(now_iso: str, limit: int, start_key: dict[str, Any] | None = None) -> tu
     """
     req: dict[str, Any] = {
         "TableName": table.TABLE,
-        "IndexName": "gsi4",
+        "IndexName": keys.GSI4,
         "KeyConditionExpression": "gsi4pk = :due AND gsi4sk <= :now",
-        "ExpressionAttributeValues": {":due": table.value(keys.DUE_PK), ":now": table.value(now_iso + "#" + _SK_MAX)},
+        "ExpressionAttributeValues": {
+            ":due": table.value(keys.DUE_PK),
+            ":now": table.value(now_iso + "#" + table.SK_MAX),
+        },
         "Limit": limit,
     }
     if start_key:
         req["ExclusiveStartKey"] = start_key
     resp = table.client.query(**req)
-    found = [(i["pk"]["S"].split("#", 1)[1], i["gsi4sk"]["S"]) for i in resp.get("Items", [])]
+    found = [(i[keys.PK]["S"].split("#", 1)[1], i["gsi4sk"]["S"]) for i in resp.get("Items", [])]
     return found, resp.get("LastEvaluatedKey")
 
 
@@ -226,51 +211,32 @@ def claim(tracker_id: str, seen_due: str, lease_until: str, now_iso: str) -> tup
     A run that dies after claiming leaves the tracker due again when the lease ends."""
     lease = _due_sort(lease_until, tracker_id)
     try:
-        resp = table.client.update_item(
-            TableName=table.TABLE,
-            Key=table.serialize(keys.tracker(tracker_id)),
-            UpdateExpression="SET gsi4sk = :lease, claimedAt = :now",
-            ConditionExpression="gsi4sk = :seen",
-            ExpressionAttributeValues={
-                ":lease": table.value(lease),
-                ":now": table.value(now_iso),
-                ":seen": table.value(seen_due),
-            },
-            ReturnValues="ALL_NEW",
+        claimed = table.update(
+            keys.tracker(tracker_id),
+            "SET gsi4sk = :lease, claimedAt = :now",
+            condition="gsi4sk = :seen",
+            values={":lease": table.value(lease), ":now": table.value(now_iso), ":seen": table.value(seen_due)},
+            returns="ALL_NEW",
         )
-    except table.ClientError as exc:
-        err = table.translate(exc)
-        if isinstance(err, ConditionFailed):
-            return None
-        raise err from None
-    return _strip(table.deserialize(resp["Attributes"])), lease
+    except ConditionFailed:
+        return None
+    return table.plain(claimed), lease
 
 
 def settle(tracker_id: str, lease: str, changes: dict[str, Any], next_due: str | None) -> bool:
     """Write a claimed tracker's new state and next due time (None = off the due index), only if
     our lease is still current. False when the lease was lost (nothing written)."""
-    names: dict[str, str] = {}
     values: dict[str, Any] = {":lease": table.value(lease)}
-    sets, removes = table.set_remove(changes, names, values)
+    sets, removes = [], []
     if next_due:
         sets.append("gsi4sk = :next")
         values[":next"] = table.value(_due_sort(next_due, tracker_id))
     else:
         removes += ["gsi4pk", "gsi4sk"]
-    kwargs: dict[str, Any] = {
-        "TableName": table.TABLE,
-        "Key": table.serialize(keys.tracker(tracker_id)),
-        "UpdateExpression": table.update_expression(sets, removes),
-        "ConditionExpression": "gsi4sk = :lease",
-        "ExpressionAttributeValues": values,
-    }
-    if names:
-        kwargs["ExpressionAttributeNames"] = names
     try:
-        table.client.update_item(**kwargs)
+        table.update_fields(
+            keys.tracker(tracker_id), changes, condition="gsi4sk = :lease", sets=sets, removes=removes, values=values
+        )
         return True
-    except table.ClientError as exc:
-        err = table.translate(exc)
-        if isinstance(err, ConditionFailed):
-            return False
-        raise err from None
+    except ConditionFailed:
+        return False

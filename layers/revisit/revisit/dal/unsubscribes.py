@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from revisit.dal import ConditionFailed, keys, table
+from revisit.dal import keys, table
+from revisit.dal.errors import AlreadyExists
 
 ALL_STORES = "*"
 
 
 def put(workspace_id: str, store: str, kind: str, value: str, record: dict[str, Any]) -> None:
     """Idempotent: unsubscribing twice keeps the first record."""
-    with contextlib.suppress(ConditionFailed):
-        table.put_new({**keys.unsubscribe(workspace_id, store, kind, value), "type": "unsubscribe", **record})
+    with contextlib.suppress(AlreadyExists):
+        table.put_new({**keys.unsubscribe(workspace_id, store, kind, value), keys.TYPE: "unsubscribe", **record})
 
 
 def any_of(workspace_id: str, store: str, identities: list[tuple[str, str]]) -> bool:
@@ -22,7 +23,7 @@ def any_of(workspace_id: str, store: str, identities: list[tuple[str, str]]) -> 
     if not wanted:
         return False
     resp = table.client.batch_get_item(
-        RequestItems={table.TABLE: {"Keys": [table.serialize(k) for k in wanted], "ProjectionExpression": "pk"}}
+        RequestItems={table.TABLE: {"Keys": [table.serialize(k) for k in wanted], "ProjectionExpression": keys.PK}}
     )
     found = resp.get("Responses", {}).get(table.TABLE, [])
     unprocessed = resp.get("UnprocessedKeys", {}).get(table.TABLE, {}).get("Keys", [])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from revisit.dal import ConditionFailed, keys, table
+from revisit.dal import keys, table
+from revisit.dal.errors import AlreadyExists, UnknownWorkspace
 
 _STORE_FIELDS = ("workspaceId", "slug", "name", "timezone", "shopId", "createdAt")
 
 
 def get_workspace(workspace_id: str) -> dict[str, Any] | None:
-    return table.get(keys.workspace(workspace_id))
+    return table.get_record(keys.workspace(workspace_id))
 
 
 def create_workspace(workspace_id: str, name: str, created_at: str) -> bool:
@@ -20,21 +21,21 @@ def create_workspace(workspace_id: str, name: str, created_at: str) -> bool:
             {**keys.workspace(workspace_id), "workspaceId": workspace_id, "name": name, "createdAt": created_at}
         )
         return True
-    except ConditionFailed:
+    except AlreadyExists:
         return False
 
 
 def create_store(store: dict[str, Any]) -> None:
-    """Store and its shop-id look-up item in one transaction; ConditionFailed if the slug is taken."""
+    """Store and its shop-id look-up item in one transaction.
+
+    UnknownWorkspace if the workspace does not exist; AlreadyExists if the slug is taken.
+    """
     ws, slug = store["workspaceId"], store["slug"]
     item = {**keys.store(ws, slug), **{k: store[k] for k in _STORE_FIELDS if k in store}}
     shop = {**keys.shop(store["shopId"]), "workspaceId": ws, "slug": slug}
     table.transact(
-        [
-            table.must_exist(keys.workspace(ws)),
-            table.put_new_op(item),
-            table.put_new_op(shop),
-        ]
+        [table.must_exist(keys.workspace(ws)), table.put_new_op(item), table.put_new_op(shop)],
+        failures=[UnknownWorkspace, AlreadyExists, AlreadyExists],
     )
 
 
@@ -44,14 +45,7 @@ def get_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
 
 
 def list_stores(workspace_id: str) -> list[dict[str, Any]]:
-    items = table.query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues={
-            ":pk": table.value(keys.ws_pk(workspace_id)),
-            ":p": table.value(keys.store_prefix()),
-        },
-    )
-    return [_public(i) for i in items]
+    return [_public(i) for i in table.query_prefix(keys.ws_pk(workspace_id), keys.store_prefix())]
 
 
 def store_by_shop_id(shop_id: str) -> dict[str, Any] | None:

@@ -19,12 +19,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
 from revisit.dal import analytics as dal
+from revisit.dal import stream
+from revisit.dal.errors import InvalidRecord
 from revisit.domain import workspaces
 from revisit.domain.auth import Principal
 from revisit.domain.util import iso, now, parse_iso
@@ -43,8 +44,8 @@ MAX_PERIOD_DAYS = 366
 MARKER_TTL = timedelta(days=8)  # > the stream's 24 h retention: a record can't come back later
 MAX_ATTEMPTS = 5  # optimistic retries of one record when its customer state changed meanwhile
 
-SOURCE_FEEDBACK = "feedback"
-SOURCE_NPS_REVIEW = "nps_review"
+SOURCE_FEEDBACK = stream.FEEDBACK
+SOURCE_NPS_REVIEW = stream.NPS_REVIEW
 
 _COUNTERS = ("total", "anonymous", "r1", "r2", "r3", "r4", "r5")
 _VISIT_COUNTERS = ("firstCount", "firstSum", "firstCsat", "returnCount", "returnSum", "returnCsat")
@@ -56,17 +57,16 @@ _VISIT_COUNTERS = ("firstCount", "firstSum", "firstCsat", "returnCount", "return
 class Outcome(StrEnum):
     APPLIED = "applied"  # the record changed the aggregates now
     DUPLICATE = "duplicate"  # a redelivery: its marker was there, nothing changed
-    SKIPPED = "skipped"  # not something the aggregates count (other item types, MODIFY, NPS for now)
-    INVALID = "invalid"  # a feedback record without the fields a visit needs (logged, not retried)
+    SKIPPED = "skipped"  # not something the aggregates count (other item types, changes, removals)
+    INVALID = "invalid"  # a response without the fields a visit needs (logged, not retried)
 
 
-class InvalidRecord(ValueError):
-    pass
+__all__ = ["InvalidRecord", "Outcome", "Visit", "apply_record", "apply_visit", "dashboard", "nps_score", "plan"]
 
 
 @dataclass(frozen=True)
 class Visit:
-    """One customer response at a store, whatever produced it (feedback now, NPS reviews later)."""
+    """One customer response at a store, whatever produced it (a feedback record, an NPS review)."""
 
     source: str
     id: str
@@ -87,75 +87,43 @@ class Visit:
         return (self.at, self.id)
 
 
-def _text(image: Mapping[str, Any], name: str) -> str:
-    value = image.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidRecord(f"{name} is missing or not text")
+def _in_range(value: int, low: int, high: int, name: str, record_id: str) -> int:
+    if not low <= value <= high:
+        raise InvalidRecord(f"{name} is not {low}-{high}", record_id)
     return value
 
 
-def _rating(image: Mapping[str, Any], low: int, high: int, name: str = "rating") -> int:
-    value = image.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise InvalidRecord(f"{name} is not a number")
-    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
-        raise InvalidRecord(f"{name} is not a whole number")
-    if not low <= int(value) <= high:
-        raise InvalidRecord(f"{name} is not {low}-{high}")
-    return int(value)
-
-
-def _created_at(image: Mapping[str, Any]) -> str:
+def _created_at(response: stream.Response) -> str:
     try:
-        return iso(parse_iso(_text(image, "createdAt")))
+        return iso(parse_iso(response.created_at))
     except ValueError:
-        raise InvalidRecord("createdAt is not an ISO timestamp") from None
-
-
-def _civ(image: Mapping[str, Any]) -> str | None:
-    civ = image.get("civ")
-    if civ is not None and (not isinstance(civ, str) or not civ):
-        raise InvalidRecord("civ is not text")
-    return civ
+        raise InvalidRecord("createdAt is not an ISO timestamp", response.id) from None
 
 
 def visit_of(event_name: str | None, image: Mapping[str, Any]) -> Visit | None:
     """The visit a stream record stands for, or None when the aggregates ignore it.
 
-    This is the one mapping from stored records to visits. An NPS review (``type`` 'nps_review')
-    is a visit of its ``civ`` (the review's loyalty_id) rated ceil(rate / 2) stars, so CSAT
-    (4-5 stars) is rate >= 7; it also counts towards the store's NPS (promoter 9-10, passive
+    This is the one mapping from stored responses to visits (the data layer reads the record). An
+    NPS review is a visit of its ``civ`` (the review's loyalty_id) rated ceil(rate / 2) stars, so
+    CSAT (4-5 stars) is rate >= 7; it also counts towards the store's NPS (promoter 9-10, passive
     7-8, detractor 1-6), in total and per channel and category.
     """
-    if event_name != "INSERT":
-        return None
-    kind = image.get("type")
-    if kind == SOURCE_FEEDBACK:
-        return Visit(
-            source=SOURCE_FEEDBACK,
-            id=_text(image, "id"),
-            workspace_id=_text(image, "workspaceId"),
-            store_slug=_text(image, "storeSlug"),
-            civ=_civ(image),
-            at=_created_at(image),
-            rating=_rating(image, 1, 5),
-        )
-    if kind == SOURCE_NPS_REVIEW:
-        review_id = image.get("id")
-        if isinstance(review_id, bool) or not isinstance(review_id, int | Decimal):
-            raise InvalidRecord("id is not a number")
-        rate = _rating(image, 1, 10, "rate")
-        return Visit(
-            source=SOURCE_NPS_REVIEW,
-            id=str(int(review_id)),
-            workspace_id=_text(image, "workspaceId"),
-            store_slug=_text(image, "storeSlug"),
-            civ=_civ(image),
-            at=_created_at(image),
-            rating=(rate + 1) // 2,
-            nps=(rate, _text(image, "channel"), _text(image, "category")),
-        )
-    return None  # every other item type: not a visit
+    response = stream.inserted_response(event_name, image)
+    if response is None:
+        return None  # a modify, a remove, every other item type: not a visit
+    common = {
+        "source": response.source,
+        "id": response.id,
+        "workspace_id": response.workspace_id,
+        "store_slug": response.store_slug,
+        "civ": response.civ,
+    }
+    if response.source == SOURCE_FEEDBACK:
+        rating = _in_range(response.score, 1, 5, "rating", response.id)
+        return Visit(**common, at=_created_at(response), rating=rating)
+    rate = _in_range(response.score, 1, 10, "rate", response.id)
+    nps = (rate, response.channel or "", response.category or "")
+    return Visit(**common, at=_created_at(response), rating=(rate + 1) // 2, nps=nps)
 
 
 def apply_record(event_name: str | None, image: Mapping[str, Any]) -> Outcome:
@@ -163,7 +131,7 @@ def apply_record(event_name: str | None, image: Mapping[str, Any]) -> Outcome:
     try:
         visit = visit_of(event_name, image)
     except InvalidRecord as exc:
-        log.error("feedback record %s cannot be counted: %s", image.get("id"), exc)
+        log.error("stream record %s cannot be counted: %s", exc.record_id, exc)
         return Outcome.INVALID
     if visit is None:
         return Outcome.SKIPPED
@@ -320,7 +288,7 @@ def round_half_up(value: Fraction, places: int) -> float:
     """``value`` rounded to ``places`` decimals, halves away from zero (4.125 -> 4.13), exactly."""
     scaled = abs(value) * 10**places
     whole = math.floor(scaled + Fraction(1, 2))
-    return float(Decimal(-whole if value < 0 else whole).scaleb(-places))
+    return (-whole if value < 0 else whole) / 10**places  # int / int: the nearest float, exactly
 
 
 def _avg(total: int, count: int) -> float | None:

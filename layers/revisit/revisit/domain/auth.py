@@ -8,12 +8,12 @@ working in a warm container. Failures are never cached and never say which part 
 from __future__ import annotations
 
 import hmac
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from revisit.config import settings
 from revisit.dal import credentials as credentials_dal
+from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.util import sha256_hex
 from revisit.errors import Forbidden, Unauthenticated
 
@@ -57,7 +57,7 @@ class Presented:
     shop_secret: str | None = None
 
 
-_cache: dict[str, tuple[float, dict]] = {}
+_cache = TtlCache(max_entries=1024)  # secret hash -> look-up record (positive answers only)
 
 
 def secret_hash(kind: Kind, secret: str, public_id: str | None = None) -> str:
@@ -67,19 +67,14 @@ def secret_hash(kind: Kind, secret: str, public_id: str | None = None) -> str:
 
 
 def _lookup(hash_: str) -> dict | None:
-    ttl = settings().credential_cache_seconds
     hit = _cache.get(hash_)
-    now = time.monotonic()
-    if hit and hit[0] > now:
-        return hit[1]
+    if hit is not MISSING:
+        return hit
     record = credentials_dal.lookup(hash_)
     if record and not record.get("revokedAt"):
-        if ttl > 0:
-            if len(_cache) > 1024:
-                _cache.clear()
-            _cache[hash_] = (now + ttl, record)
+        _cache.put(hash_, record, settings().credential_cache_seconds)
         return record
-    _cache.pop(hash_, None)
+    _cache.pop(hash_)
     return None
 
 

@@ -10,7 +10,7 @@ import contextlib
 import secrets
 from typing import Any
 
-from revisit.dal import ConditionFailed
+from revisit.dal import AlreadyRevoked, ConditionFailed, UnknownStore, UnknownWorkspace
 from revisit.dal import credentials as dal
 from revisit.domain.auth import Kind, secret_hash
 from revisit.domain.util import iso, now, random_base62
@@ -58,12 +58,12 @@ def issue(
     }
     try:
         dal.create({k: v for k, v in record.items() if v is not None}, hash_)
-    except ConditionFailed as exc:
-        if exc.failed_at(0):
-            what = f"Store '{store_slug}'" if store_slug else f"Workspace {workspace_id}"
-            raise NotFound(
-                f"{what} does not exist.", details=[{"field": "storeSlug", "message": "unknown store"}]
-            ) from None
+    except (UnknownStore, UnknownWorkspace):
+        what = f"Store '{store_slug}'" if store_slug else f"Workspace {workspace_id}"
+        raise NotFound(
+            f"{what} does not exist.", details=[{"field": "storeSlug", "message": "unknown store"}]
+        ) from None
+    except ConditionFailed:  # a key id or secret collision (AlreadyExists)
         raise Conflict("Credential collision; try again.") from None
     return {**{k: v for k, v in record.items() if v is not None}, **shown}
 
@@ -76,10 +76,9 @@ def revoke(workspace_id: str, key_id: str) -> dict[str, Any]:
     record = dal.get_registry(workspace_id, key_id)
     if record is None:
         raise NotFound(f"Key {key_id} does not exist.")
-    if record.get("revokedAt"):
-        return {k: v for k, v in record.items() if k not in ("pk", "sk", "secretHash")}
-    revoked_at = iso(now())
-    with contextlib.suppress(ConditionFailed):  # revoked concurrently: the end state is the same
-        dal.revoke(workspace_id, key_id, record["secretHash"], revoked_at)
-    record["revokedAt"] = record.get("revokedAt") or revoked_at
-    return {k: v for k, v in record.items() if k not in ("pk", "sk", "secretHash")}
+    if not record.get("revokedAt"):
+        revoked_at = iso(now())
+        with contextlib.suppress(AlreadyRevoked):  # revoked concurrently: the end state is the same
+            dal.revoke(workspace_id, key_id, record["secretHash"], revoked_at)
+        record["revokedAt"] = revoked_at
+    return {k: v for k, v in record.items() if k != "secretHash"}

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from typing import Any
 
 from revisit import hashing
-from revisit.dal import ConditionFailed, cursors
+from revisit.dal import AlreadyExists, BadCursor, NoSuchItem
 from revisit.dal import nps as dal
 from revisit.domain import auth
 from revisit.domain.auth import Kind, Presented, Principal
+from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.util import iso, now, random_base62
 from revisit.errors import Conflict, Forbidden, NotFound, Unauthenticated, field_error
 
@@ -32,7 +32,7 @@ CHANNEL_FIELDS = ("id", "code", "name")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_REVIEWS_PER_REQUEST = 1000
 _CONFIG_CACHE_SECONDS = 30.0
-_config_cache: dict[str, tuple[float, tuple]] = {}
+_config_cache = TtlCache(max_entries=512)
 
 
 def respondent_type(rate: int) -> str:
@@ -51,16 +51,14 @@ class ShopNotFound(NotFound):
 
 def _config(shop_id: str, fresh: bool = False) -> tuple[dict, list, list]:
     """The shop and its categories/channels: one Query, cached 30 s in the container."""
-    hit = _config_cache.get(shop_id)
-    if hit and not fresh and hit[0] > time.monotonic():
-        return hit[1]
+    hit = MISSING if fresh else _config_cache.get(shop_id)
+    if hit is not MISSING:
+        return hit
     shop, categories, channels = dal.shop_config(shop_id)
     if shop is None:
         raise ShopNotFound()
     value = (shop, categories, channels)
-    if len(_config_cache) > 512:
-        _config_cache.clear()
-    _config_cache[shop_id] = (time.monotonic() + _CONFIG_CACHE_SECONDS, value)
+    _config_cache.put(shop_id, value, _CONFIG_CACHE_SECONDS)
     return value
 
 
@@ -142,7 +140,7 @@ def create_review(req: dict[str, Any]) -> dict[str, Any]:
         try:
             dal.put_review({k: v for k, v in review.items() if v is not None})
             break
-        except ConditionFailed:
+        except AlreadyExists:
             continue
     else:  # pragma: no cover
         raise Conflict("Could not allocate a review id; retry.")
@@ -165,7 +163,7 @@ def list_reviews(
         items, next_cursor = dal.reviews_page(
             shop["workspaceId"], shop["slug"], from_ts, to_ts, channel, category, limit, cursor
         )
-    except cursors.BadCursor as exc:
+    except BadCursor as exc:
         raise field_error("cursor", str(exc)) from None
     fields = ("id", "client", "rate", "channel", "category", "comment")
     return [{**{f: r.get(f) for f in fields}, "created_at": r["createdAt"]} for r in items], next_cursor
@@ -186,25 +184,25 @@ def add(principal: Principal, store_slug: str, kind: str, spec: dict[str, Any]) 
     record = {**spec, "id": dal.next_id(shop_id), "active": spec.get("active", True), "createdAt": iso(now())}
     try:
         dal.put_config(shop_id, kind, record)
-    except ConditionFailed:
+    except AlreadyExists:
         raise Conflict(
             f"A {kind} with code '{spec['code']}' exists.", [{"field": "code", "message": "exists"}]
         ) from None
-    _config_cache.pop(shop_id, None)
-    return {k: v for k, v in record.items()}
+    _config_cache.pop(shop_id)
+    return dict(record)
 
 
 def list_config(principal: Principal, store_slug: str, kind: str) -> list[dict[str, Any]]:
     shop_id = _shop_of(principal, store_slug)
     _, categories, channels = _config(shop_id, fresh=True)
-    return [{k: v for k, v in i.items() if k != "type"} for i in (categories if kind == "category" else channels)]
+    return [dict(i) for i in (categories if kind == "category" else channels)]
 
 
 def update(principal: Principal, store_slug: str, kind: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
     shop_id = _shop_of(principal, store_slug)
     try:
         updated = dal.update_config(shop_id, kind, code, changes)
-    except ConditionFailed:
+    except NoSuchItem:
         raise NotFound(f"No {kind} '{code}' in this shop.") from None
-    _config_cache.pop(shop_id, None)
+    _config_cache.pop(shop_id)
     return updated

@@ -11,13 +11,13 @@ The clock is a parameter: tests drive runs over a simulated clock.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from revisit.config import settings
 from revisit.dal import trackers as dal
 from revisit.domain import trackers, unsubscribes, workspaces
 from revisit.domain.util import iso, parse_iso
@@ -38,10 +38,12 @@ class Policy:
 
     @classmethod
     def from_env(cls) -> Policy:
-        start, _, end = os.environ.get("QUIET_HOURS", "21-8").partition("-")
+        """The deployment's policy (QUIET_HOURS, SEND_MAX_ATTEMPTS, WHATSAPP_FAILURES_BEFORE_SMS)."""
+        config = settings()
+        start, _, end = config.quiet_hours.partition("-")
         return cls(
-            max_attempts=int(os.environ.get("SEND_MAX_ATTEMPTS", "4")),
-            whatsapp_failures_before_sms=int(os.environ.get("WHATSAPP_FAILURES_BEFORE_SMS", "2")),
+            max_attempts=config.send_max_attempts,
+            whatsapp_failures_before_sms=config.whatsapp_failures_before_sms,
             quiet_start=int(start),
             quiet_end=int(end or 8),
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from revisit.dal import ConditionFailed
-from revisit.dal import tokens as tokens_dal
+from revisit.dal import TokenNotOpen
+from revisit.dal import submissions as dal
 from revisit.domain import tokens
 from revisit.domain.util import iso, new_id, now
 
@@ -42,10 +42,8 @@ def submit(token_value: str, rating: int, comment: str | None, civ: str | None) 
     }
     feedback = {k: v for k, v in feedback.items() if v is not None}
     try:
-        tokens_dal.consume_with_feedback(token, feedback, iso(at), epoch)
-    except ConditionFailed as exc:
-        if not exc.failed_at(0):
-            raise
+        dal.consume_with_feedback(token, feedback, iso(at), epoch)
+    except TokenNotOpen:
         # Lost a race (or the token changed state since we read it): report its state now.
         state = tokens.state_of(tokens.lookup(token_value), epoch)
         tokens.raise_for_state(state if state != tokens.TokenState.OPEN else tokens.TokenState.USED)

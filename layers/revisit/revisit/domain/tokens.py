@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from revisit.config import settings
-from revisit.dal import ConditionFailed
+from revisit.dal import IdempotencyKeyReused, UnknownStore
 from revisit.dal import tokens as dal
 from revisit.domain.auth import Principal
 from revisit.domain.util import iso, now, parse_iso, random_base62, sha256_hex
@@ -71,21 +71,15 @@ def create_one_time(
     key_hash = sha256_hex(idempotency_key) if idempotency_key else None
     idempotency = None
     if key_hash:
-        record = {
-            "requestHash": request_fingerprint,
-            "response": response,
-            "expiresAtEpoch": int((created + IDEMPOTENCY_TTL).timestamp()),
-        }
-        idempotency = (key_hash, record, int(created.timestamp()))
+        record = {"requestHash": request_fingerprint, "response": response}
+        idempotency = (key_hash, record, int(created.timestamp()), int((created + IDEMPOTENCY_TTL).timestamp()))
     try:
         dal.create(token, idempotency)
         return response, False
-    except ConditionFailed as exc:
-        if exc.failed_at(0):
-            raise _unknown_store(store_slug) from None
-        if not (key_hash and exc.failed_at(2)):
-            raise
-    previous = dal.get_idempotency(principal.workspace_id, key_hash)
+    except UnknownStore:
+        raise _unknown_store(store_slug) from None
+    except IdempotencyKeyReused:
+        previous = dal.get_idempotency(principal.workspace_id, key_hash or "")
     if previous is None or previous.get("requestHash") != request_fingerprint:
         raise Conflict(
             "This Idempotency-Key was already used with a different request.",
@@ -104,7 +98,8 @@ def one_time_record(
     expires: datetime,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A one-time token as stored: open until used or expired (``expiresAtEpoch`` is also its TTL)."""
+    """A one-time token as stored: open until used or expired (``expiresEpoch``; the data layer
+    also lets TTL delete it some time after)."""
     token = {
         "token": value,
         "kind": "one_time",
@@ -116,7 +111,7 @@ def one_time_record(
         "createdAt": iso(created),
         "createdBy": principal.key_id,
         "expiresAt": iso(expires),
-        "expiresAtEpoch": int(expires.timestamp()),
+        "expiresEpoch": int(expires.timestamp()),
         **extra,
     }
     return {k: v for k, v in token.items() if v is not None}
@@ -165,16 +160,14 @@ def create_campaign(
         "payload": payload,
         "source": source,
         # Campaign tokens are not TTL-deleted: their use count is history. Expiry is enforced on use.
-        "validUntilEpoch": int(expires.timestamp()) if expires else None,
+        "expiresEpoch": int(expires.timestamp()) if expires else None,
     }
     try:
         dal.create_campaign(
             {k: v for k, v in registry.items() if v is not None}, {k: v for k, v in token.items() if v is not None}
         )
-    except ConditionFailed as exc:
-        if exc.failed_at(0):
-            raise _unknown_store(store_slug) from None
-        raise
+    except UnknownStore:
+        raise _unknown_store(store_slug) from None
     return campaign_view(registry, base_url, uses=0)
 
 
@@ -227,7 +220,7 @@ def state_of(token: dict[str, Any] | None, at_epoch: int) -> str:
         return TokenState.USED
     if token.get("status") == "closed":
         return TokenState.CLOSED
-    expiry = token.get("expiresAtEpoch") or token.get("validUntilEpoch")
+    expiry = token.get("expiresEpoch")
     if expiry is not None and expiry <= at_epoch:
         return TokenState.EXPIRED
     if token.get("maxUses") is not None and token.get("uses", 0) >= token["maxUses"]:

@@ -1,4 +1,5 @@
-"""Partner survey trackers (seed 001): surveys, purchases, generate, get, list and clicks.
+"""Partner survey trackers (seed 001): generate, get and list (surveys, purchases and clicks
+have their own modules).
 
 Tracker status (docs/trackers.md draws the state machine):
   scheduled -> sent -> opened -> completed        (we send: email, sms, whatsapp)
@@ -12,16 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from revisit.config import settings
-from revisit.dal import ConditionFailed
 from revisit.dal import purchases as purchases_dal
 from revisit.dal import surveys as surveys_dal
 from revisit.dal import trackers as dal
 from revisit.domain import tokens
 from revisit.domain.auth import Principal
-from revisit.domain.util import iso, new_id, now, parse_iso, random_base62
+from revisit.domain.util import iso, new_id, now, parse_iso
 from revisit.errors import Conflict, NotFound, field_error
 
-SENDING_TYPES = ("email", "sms", "whatsapp", "external")
 STATUSES = ("scheduled", "ready", "sent", "opened", "completed", "expired", "failed", "cancelled")
 SEED_FIELDS = (
     "id", "createdAt", "updatedAt", "surveyId", "surveyName", "sendAt", "sentAt", "resendAt", "resent",
@@ -29,104 +28,6 @@ SEED_FIELDS = (
     "switchedToSms", "clicks", "uniqueClicks",
 )  # fmt: skip
 MAX_OFFSET_ITEMS = 10_000
-
-
-# ---------------------------------------------------------------- surveys
-
-
-def create_survey(principal: Principal, spec: dict[str, Any]) -> dict[str, Any]:
-    principal.require_store(spec["storeSlug"])
-    at = iso(now())
-    survey = {
-        **{k: v for k, v in spec.items() if v is not None},
-        "surveyId": "srv_" + random_base62(16),
-        "workspaceId": principal.workspace_id,
-        "active": spec.get("active", True),
-        "createdAt": at,
-        "updatedAt": at,
-    }
-    try:
-        surveys_dal.create(survey)
-    except ConditionFailed as exc:
-        if exc.failed_at(0):
-            raise NotFound(
-                f"Store '{spec['storeSlug']}' does not exist.", [{"field": "storeSlug", "message": "unknown store"}]
-            ) from None
-        raise
-    return _survey_view(survey)
-
-
-def _survey_view(survey: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in survey.items() if k != "workspaceId"}
-
-
-def list_surveys(principal: Principal, store_slug: str | None) -> list[dict[str, Any]]:
-    if store_slug:
-        principal.require_store(store_slug)
-    visible = store_slug or principal.stores_visible()
-    items = surveys_dal.list_for_workspace(principal.workspace_id)
-    return [
-        _survey_view(s) for s in sorted(items, key=lambda s: s["createdAt"]) if not visible or s["storeSlug"] == visible
-    ]
-
-
-def update_survey(principal: Principal, survey_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    current = surveys_dal.get(principal.workspace_id, survey_id)
-    if current is None or not principal.can_access_store(current["storeSlug"]):
-        raise NotFound(f"Survey {survey_id} does not exist.")
-    merged = {**current, **changes}
-    if merged.get("maxResends") and not merged.get("resendDelayMinutes"):
-        raise field_error("resendDelayMinutes", "is required when maxResends > 0")
-    try:
-        return _survey_view(surveys_dal.update(principal.workspace_id, survey_id, changes, iso(now())))
-    except ConditionFailed:
-        raise NotFound(f"Survey {survey_id} does not exist.") from None
-
-
-# ---------------------------------------------------------------- purchases
-
-_PURCHASE_COMPARED = (
-    "customerId",
-    "storeSlug",
-    "purchasedAt",
-    "amount",
-    "currency",
-    "channel",
-    "email",
-    "phone",
-    "whatsapp",
-)
-
-
-def record_purchase(principal: Principal, spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Idempotent on purchaseId: the same purchase again returns the stored one (created=False);
-    the same id with different facts is a 409 rather than a silent overwrite."""
-    principal.require_store(spec["storeSlug"])
-    purchase = {**{k: v for k, v in spec.items() if v is not None}, "workspaceId": principal.workspace_id}
-    purchase["recordedAt"] = iso(now())
-    try:
-        created = purchases_dal.create(purchase)
-    except ConditionFailed:
-        raise NotFound(
-            f"Store '{spec['storeSlug']}' does not exist.", [{"field": "storeSlug", "message": "unknown store"}]
-        ) from None
-    if created:
-        return _purchase_view(purchase), True
-    stored = purchases_dal.get(principal.workspace_id, spec["purchaseId"])
-    assert stored is not None
-    if any(stored.get(k) != purchase.get(k) for k in _PURCHASE_COMPARED):
-        raise Conflict(
-            f"Purchase {spec['purchaseId']} was already recorded with other details.",
-            [{"field": "purchaseId", "message": "already recorded with other details"}],
-        )
-    return _purchase_view(stored), False
-
-
-def _purchase_view(purchase: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in purchase.items() if k != "workspaceId"}
-
-
-# ---------------------------------------------------------------- trackers
 
 
 def applies(survey: dict[str, Any], purchase: dict[str, Any]) -> bool:
@@ -286,19 +187,3 @@ def list_trackers(
         raise field_error("page", f"page * limit may reach at most {MAX_OFFSET_ITEMS}; narrow the sendAt range")
     window, more = dal.workspace_window(ws, from_send_at, to_send_at, store, offset + limit)
     return {"items": [view(t) for t in window[offset:]], "page": page, "limit": limit, "total": None, "hasMore": more}
-
-
-def record_click(token_value: str, visitor_fingerprint: str) -> dict[str, Any] | None:
-    """Count a click on a tracker link (by a keyed hash of the visitor, never the raw IP); returns
-    the token so the caller can redirect to its survey page, or None for an unknown token."""
-    from revisit import hashing
-
-    token = tokens.lookup(token_value)
-    if token is None:
-        return None
-    tracker_id = token.get("trackerId")
-    if tracker_id:
-        at = now()
-        visitor = hashing.keyed_hash(f"{tracker_id}|{visitor_fingerprint}")
-        dal.record_click(tracker_id, visitor, iso(at), int((at + timedelta(days=90)).timestamp()))
-    return token

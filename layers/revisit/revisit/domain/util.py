@@ -44,3 +44,8 @@ def new_id() -> str:
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def iso_or_none(dt: datetime | None) -> str | None:
+    """:func:`iso` of a timestamp that may be absent (an optional query parameter)."""
+    return iso(dt) if dt else None

@@ -6,12 +6,12 @@ import re
 import secrets
 from typing import Any
 
-from revisit.dal import ConditionFailed
+from revisit.dal import AlreadyExists, UnknownWorkspace
 from revisit.dal import workspaces as dal
+from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.util import iso, now
 from revisit.errors import Conflict, NotFound, field_error
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 WORKSPACE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -33,9 +33,9 @@ def create_store(workspace_id: str, slug: str, name: str | None = None, timezone
     }
     try:
         dal.create_store(store)
-    except ConditionFailed as exc:
-        if exc.failed_at(0):
-            raise NotFound(f"Workspace {workspace_id} does not exist.") from None
+    except UnknownWorkspace:
+        raise NotFound(f"Workspace {workspace_id} does not exist.") from None
+    except AlreadyExists:
         raise Conflict(f"Store '{slug}' already exists in this workspace.") from None
     return store
 
@@ -59,20 +59,14 @@ def store_by_shop_id(shop_id: str) -> dict[str, Any] | None:
     return dal.store_by_shop_id(shop_id)
 
 
-_store_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
 STORE_CACHE_SECONDS = 300.0
+_store_cache = TtlCache(max_entries=1024)
 
 
 def cached_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
     """A store's public facts (name, time zone) for display, cached in the container for 5 min."""
-    import time
-
-    key = (workspace_id, slug)
-    hit = _store_cache.get(key)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    store = dal.get_store(workspace_id, slug)
-    if len(_store_cache) > 1024:
-        _store_cache.clear()
-    _store_cache[key] = (time.monotonic() + STORE_CACHE_SECONDS, store)
+    store = _store_cache.get((workspace_id, slug))
+    if store is MISSING:
+        store = dal.get_store(workspace_id, slug)
+        _store_cache.put((workspace_id, slug), store, STORE_CACHE_SECONDS)
     return store

@@ -1,0 +1,27 @@
+"""Clicks on a tracker's link: counted per visitor (a keyed hash, never the raw IP or user agent)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from revisit import hashing
+from revisit.dal import trackers as dal
+from revisit.domain import tokens
+from revisit.domain.util import iso, now
+
+VISITOR_MEMORY = timedelta(days=90)  # a visitor counts as unique again after this
+
+
+def record_click(token_value: str, visitor_fingerprint: str) -> dict[str, Any] | None:
+    """Count a click on a tracker link (by a keyed hash of the visitor, never the raw IP); returns
+    the token so the caller can redirect to its survey page, or None for an unknown token."""
+    token = tokens.lookup(token_value)
+    if token is None:
+        return None
+    tracker_id = token.get("trackerId")
+    if tracker_id:
+        at = now()
+        visitor = hashing.keyed_hash(f"{tracker_id}|{visitor_fingerprint}")
+        dal.record_click(tracker_id, visitor, iso(at), int((at + VISITOR_MEMORY).timestamp()))
+    return token
