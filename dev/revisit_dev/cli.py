@@ -40,7 +40,7 @@ def _target(args: argparse.Namespace) -> str | None:
             "or pass --table (and --region) to work on a stack in AWS."
         )
     stack = json.loads(stack_file.read_text())
-    use_local_aws(stack["awsEndpointUrl"], stack["region"])
+    use_local_aws(stack["awsEndpointUrl"], stack["region"], stack.get("dynamodbEndpointUrl"))
     os.environ["TABLE_NAME"] = stack["tableName"]
     return args.base_url or stack["baseUrl"]
 

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
-Invoke = Callable[[str, dict[str, Any]], Any]  # (function logical id, event) -> handler result
+Invoke = Callable[[str, dict[str, Any], float], Any]  # (function logical id, event, timeout) -> result
+INTEGRATION_TIMEOUT = 29.0  # API Gateway's limit for a Lambda integration
 
 
 class MalformedProxyResponse(ValueError):
@@ -214,10 +215,10 @@ class Gateway:
         invoke: Invoke,
         stage: str = "dev",
         health: Callable[[], dict[str, Any]] | None = None,
-        local: dict[str, Callable[[], Any]] | None = None,
+        local: dict[str, Callable[[Request], Any]] | None = None,
     ) -> None:
         self.template = template
-        self.local = local or {}
+        self.local = local or {}  # "GET /_local/outbox" or "POST /_local/invoke/" (a prefix) -> handler
         self.router = Router.from_template(template)
         self.invoke = invoke
         self.stage = stage
@@ -225,33 +226,43 @@ class Gateway:
         self.timeouts = {fn.logical_id: fn.timeout_seconds for fn in template.functions}
         self.responses = template.gateway_responses
 
+    def _local(self, request: Request) -> Reply | None:
+        for key, handler in self.local.items():
+            method, _, path = key.partition(" ")
+            prefix = path.endswith("/") and request.path.startswith(path)
+            if request.method == method and (request.path == path or prefix):
+                try:
+                    status, body = 200, handler(request)
+                except LookupError as exc:
+                    status, body = 404, {"message": str(exc).strip("'")}
+                text = json.dumps(body, indent=2, default=str)
+                return Reply(status, [("Content-Type", "application/json")], text.encode())
+        return None
+
     def respond(self, request: Request) -> Reply:
         if request.method == "GET" and request.path == "/health":
             return Reply(200, [("Content-Type", "application/json")], json.dumps(self.health()).encode())
-        if request.method == "GET" and request.path in self.local:
-            body = json.dumps(self.local[request.path](), indent=2, default=str).encode()
-            return Reply(200, [("Content-Type", "application/json")], body)
+        if request.path.startswith("/_local/") and (reply := self._local(request)) is not None:
+            return reply
         if len(request.body) > MAX_BODY_BYTES:
             return self._own("REQUEST_TOO_LARGE", request, "Request Too Long")
         match = self.router.match(request.method, request.path)
         if match is None:
             return self._own("MISSING_AUTHENTICATION_TOKEN", request, "Missing Authentication Token")
         event = build_event(request, match, self.stage)
-        started = time.monotonic()
+        timeout = self.timeouts.get(match.function, INTEGRATION_TIMEOUT)
         try:
-            result = self.invoke(match.function, event)
+            # API Gateway waits 29 s for the integration; a function with a longer Timeout is cut off there.
+            result = self.invoke(match.function, event, min(timeout, INTEGRATION_TIMEOUT))
             status, headers, body = proxy_reply(result)
         except MalformedProxyResponse as exc:
             log.error("%s returned a malformed proxy response: %s", match.function, exc)
             return self._own("DEFAULT_5XX", request, "Internal server error", match.function)
-        except Exception:
-            log.exception("%s failed on %s %s", match.function, request.method, request.path)
+        except Exception as exc:
+            if timeout > INTEGRATION_TIMEOUT and getattr(exc, "error_type", "") == "Sandbox.Timedout":
+                return self._own("INTEGRATION_TIMEOUT", request, "Endpoint request timed out", match.function)
+            log.error("%s failed on %s %s: %s", match.function, request.method, request.path, exc)
             return self._own("DEFAULT_5XX", request, "Internal server error", match.function)
-        elapsed = time.monotonic() - started
-        if elapsed > self.timeouts.get(match.function, 29):
-            log.warning(
-                "%s took %.1f s: longer than its Timeout, Lambda would have cut it off", match.function, elapsed
-            )
         return Reply(status, [*headers, ("x-amzn-RequestId", request.request_id)], body, match.function)
 
     def _own(self, type_: str, request: Request, message: str, function: str | None = None) -> Reply:

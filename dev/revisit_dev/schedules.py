@@ -1,8 +1,8 @@
-"""Fire the template's ``Schedule`` / ``ScheduleV2`` events, as EventBridge would.
+"""Fire the template's ``Schedule`` events, as EventBridge rules would.
 
-``rate(...)`` and the usual ``cron(...)`` fields (numbers, names, ``*``, ``?``, ranges, lists and
-steps) are understood; a cron expression using ``L``, ``W`` or ``#`` fires every minute instead,
-with a warning. ``REVISIT_SCHEDULE_SECONDS`` replaces every schedule by that period.
+The template schedules with ``rate(...)`` only, so that is all this understands; a ``cron(...)``
+expression stops the start (revisit_dev.template). ``REVISIT_SCHEDULE_SECONDS`` replaces every
+rate by that period (the tests tick every second).
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from revisit_dev.template import ACCOUNT_ID, ScheduleEvent
 
@@ -25,95 +23,14 @@ log = logging.getLogger(__name__)
 Invoke = Callable[[str, dict[str, Any]], Any]
 
 _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
-_MONTHS = {
-    m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)
-}
-_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
 
 
-def rate_seconds(expression: str) -> int | None:
-    """Seconds between firings of ``rate(N unit)``; None if ``expression`` is not a rate."""
+def rate_seconds(expression: str) -> int:
+    """Seconds between firings of ``rate(N unit)``."""
     m = re.fullmatch(r"rate\(\s*(\d+)\s+(\w+)\s*\)", expression.strip())
-    if not m:
-        return None
-    if m.group(2) not in _UNITS:
-        raise ValueError(f"{expression}: unit must be minute(s), hour(s) or day(s)")
+    if not m or m.group(2) not in _UNITS or int(m.group(1)) < 1:
+        raise ValueError(f"{expression}: the local stack emulates rate(N minute(s)|hour(s)|day(s)) schedules only")
     return int(m.group(1)) * _UNITS[m.group(2)]
-
-
-def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int] | None:
-    """One cron field -> the set of values it allows; None for ``*`` / ``?`` (anything)."""
-    if text in ("*", "?"):
-        return None
-
-    def value(token: str) -> int:
-        if names and token in names:
-            return names[token]
-        if not token.isdigit():
-            raise ValueError(f"cron field {text!r}: {token!r} is not supported locally (L, W and # are not)")
-        return int(token)
-
-    out: set[int] = set()
-    for part in text.upper().split(","):
-        base, _, step = part.partition("/")
-        first, _, last = base.partition("-")
-        start = low if base == "*" else value(first)
-        end = value(last) if last else (high if step or base == "*" else start)
-        out.update(range(start, end + 1, int(step or 1)))
-    return frozenset(out)
-
-
-@dataclass(frozen=True)
-class Cron:
-    """An EventBridge cron expression: minutes hours day-of-month month day-of-week year."""
-
-    minutes: frozenset[int] | None
-    hours: frozenset[int] | None
-    days: frozenset[int] | None
-    months: frozenset[int] | None
-    weekdays: frozenset[int] | None  # 1 = Sunday ... 7 = Saturday
-    years: frozenset[int] | None
-    zone: str = "UTC"
-
-    @classmethod
-    def parse(cls, expression: str, zone: str = "UTC") -> Cron:
-        m = re.fullmatch(r"cron\((.*)\)", expression.strip())
-        fields = m.group(1).split() if m else []
-        if len(fields) != 6:
-            raise ValueError(f"{expression}: a cron expression has 6 fields")
-        return cls(
-            _field(fields[0], 0, 59),
-            _field(fields[1], 0, 23),
-            _field(fields[2], 1, 31),
-            _field(fields[3], 1, 12, _MONTHS),
-            _field(fields[4], 1, 7, _DAYS),
-            _field(fields[5], 1970, 2199),
-            zone,
-        )
-
-    def next_after(self, after: datetime) -> datetime:
-        """The first firing strictly after ``after`` (an aware datetime), in UTC."""
-        tz = ZoneInfo(self.zone)
-        local = after.astimezone(tz)
-        day = local.date()
-        for _ in range(366 * 5):
-            weekday = (day.weekday() + 1) % 7 + 1
-            if all(
-                allowed is None or value in allowed
-                for allowed, value in (
-                    (self.days, day.day),
-                    (self.months, day.month),
-                    (self.weekdays, weekday),
-                    (self.years, day.year),
-                )
-            ):
-                for hour in sorted(self.hours or range(24)):
-                    for minute in sorted(self.minutes or range(60)):
-                        at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
-                        if at > local:
-                            return at.astimezone(UTC)
-            day += timedelta(days=1)
-        raise ValueError("the cron expression never fires")
 
 
 def scheduled_event(function: str, event: ScheduleEvent, at: datetime, region: str, stack: str) -> dict[str, Any]:
@@ -139,21 +56,10 @@ class Timer:
     def __init__(self, function: str, event: ScheduleEvent, override_seconds: float | None = None) -> None:
         self.function = function
         self.event = event
-        self.period: float | None = override_seconds
-        self.cron: Cron | None = None
-        if self.period is None:
-            self.period = rate_seconds(event.expression)
-        if self.period is None:
-            try:
-                self.cron = Cron.parse(event.expression, event.timezone)
-            except ValueError as exc:
-                log.warning("%s.%s: %s; firing it every minute instead", function, event.event, exc)
-                self.period = 60
+        self.period: float = override_seconds if override_seconds is not None else rate_seconds(event.expression)
 
     def next_after(self, now: datetime) -> datetime:
-        if self.cron is not None:
-            return self.cron.next_after(now)
-        return now + timedelta(seconds=self.period or 60)
+        return now + timedelta(seconds=self.period)
 
 
 class Scheduler:

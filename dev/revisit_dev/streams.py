@@ -1,6 +1,6 @@
 """The table's DynamoDB stream -> functions, as Lambda event source mappings do it.
 
-One poller reads the stream (GetRecords against moto) and hands every record to each mapping
+One poller reads the stream's shards (GetRecords against DynamoDB Local) and hands every record to each mapping
 (a function's ``DynamoDB`` event). A mapping keeps its own queue: it drops records its
 FilterCriteria reject, invokes the function with batches of up to BatchSize records, and on a
 failure retries from the first failed record (``batchItemFailures`` with ReportBatchItemFailures,
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 import threading
 import time
 import uuid
@@ -24,103 +23,20 @@ from revisit_dev.template import StreamEvent
 log = logging.getLogger(__name__)
 
 Invoke = Callable[[str, dict[str, Any]], Any]
-_MISSING = object()
 
 
 # ------------------------------------------------------------------ event filtering
 
 
 def matches_filters(filters: tuple[dict[str, Any], ...] | list[dict[str, Any]], record: dict[str, Any]) -> bool:
-    """FilterCriteria: no filters keep every record, else any one pattern must match."""
-    return not filters or any(matches(p, record) for p in filters)
+    """FilterCriteria: no filters keep every record, else any one pattern must match.
 
-
-def matches(pattern: dict[str, Any], data: Any) -> bool:
-    """Lambda event-filtering (EventBridge) pattern matching on a record's JSON.
-
-    Objects nest; a leaf is a list of alternatives: exact values, ``prefix``, ``suffix``,
-    ``equals-ignore-case``, ``wildcard``, ``exists``, ``anything-but`` and ``numeric`` (which also
-    reads DynamoDB's numbers-as-strings, e.g. ``{"N": [{"numeric": [">", 3]}]}``).
+    Matching is moto's EventBridge event-pattern matcher (the rules Lambda's event filtering
+    uses), not one of our own.
     """
-    for key, rule in pattern.items():
-        value = data.get(key, _MISSING) if isinstance(data, dict) else _MISSING
-        if isinstance(rule, dict):
-            if not matches(rule, value if isinstance(value, dict) else {}):
-                return False
-        elif isinstance(rule, list):
-            if not _leaf(rule, value):
-                return False
-        else:
-            raise ValueError(f"filter pattern: the value of {key!r} must be an object or a list")
-    return True
+    from moto.events.models import EventPattern
 
-
-def _leaf(rules: list[Any], value: Any) -> bool:
-    values = value if isinstance(value, list) else [value]
-    return any(_matcher(rule, v) for rule in rules for v in values)
-
-
-def _matcher(rule: Any, value: Any) -> bool:
-    if not isinstance(rule, dict):
-        return value is not _MISSING and _equal(rule, value)
-    ((op, arg),) = rule.items()
-    if op == "exists":
-        return (value is not _MISSING) == bool(arg)
-    if value is _MISSING:
-        return False
-    if op == "anything-but":
-        if isinstance(arg, dict):
-            return not _matcher(arg, value)
-        return not any(_equal(a, value) for a in (arg if isinstance(arg, list) else [arg]))
-    if op == "numeric":
-        return _numeric(arg, value)
-    if not isinstance(value, str):
-        return False
-    if op == "prefix":
-        return value.startswith(arg)
-    if op == "suffix":
-        return value.endswith(arg)
-    if op == "equals-ignore-case":
-        return value.lower() == str(arg).lower()
-    if op == "wildcard":
-        return re.fullmatch(".*".join(re.escape(p) for p in str(arg).split("*")), value, re.DOTALL) is not None
-    raise ValueError(f"filter pattern: unsupported operator {op!r}")
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _equal(expected: Any, value: Any) -> bool:
-    if isinstance(expected, bool) or isinstance(value, bool) or expected is None or value is None:
-        return expected is value
-    if isinstance(expected, int | float) and isinstance(value, int | float):
-        return float(expected) == float(value)
-    return expected == value
-
-
-_COMPARE = {
-    "=": lambda a, b: a == b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def _numeric(conditions: list[Any], value: Any) -> bool:
-    number = _number(value)
-    if number is None:
-        return False
-    pairs = zip(conditions[::2], conditions[1::2], strict=True)
-    return all(_COMPARE[op](number, float(bound)) for op, bound in pairs)
+    return not filters or any(EventPattern(None, pattern).matches_event(record) for pattern in filters)
 
 
 # ------------------------------------------------------------------ records
@@ -208,6 +124,9 @@ class Mapping:
         full = len(self.pending) >= self.event.batch_size
         if not full and now - self._pending_since < self.event.batching_window_seconds:
             return False
+        self._drop_too_old()
+        if not self.pending:
+            return False
         batch = self.pending[: self._batch_limit]
         failed_at = self._deliver(batch)
         if failed_at is None:
@@ -229,6 +148,23 @@ class Mapping:
             self._batch_limit = max(1, len(batch) // 2)
         self._retry_at = now + min(self.max_retry_delay, self.retry_delay * 2 ** (self._attempts - 1))
         return False
+
+    def _drop_too_old(self) -> None:
+        """MaximumRecordAgeInSeconds: records older than that go to the OnFailure destination."""
+        limit = self.event.maximum_record_age_seconds
+        if limit < 0:
+            return
+        oldest_kept = time.time() - limit
+        expired = 0
+        while expired < len(self.pending) and (
+            self.pending[expired]["dynamodb"].get("ApproximateCreationDateTime", oldest_kept) < oldest_kept
+        ):
+            expired += 1
+        if expired:
+            log.error("%s: %d record(s) older than %d s; skipping them", self.name, expired, limit)
+            self._send_failure(self.pending[:expired])
+            del self.pending[:expired]
+            self._attempts, self._batch_limit = 0, self.event.batch_size
 
     def _send_failure(self, records: list[dict[str, Any]]) -> None:
         """Tell the OnFailure destination about skipped records, in Lambda's format."""
@@ -292,7 +228,13 @@ class Mapping:
 
 
 class StreamPoller:
-    """Reads a stream from LATEST and feeds every mapping; ``poll_once`` is one round."""
+    """Reads every shard of a stream and feeds every mapping; ``poll_once`` is one round.
+
+    Shards open when the poller starts are read from LATEST (records written before the start
+    are never replayed, as for a new event source mapping); shards that appear later (DynamoDB
+    rolls shards over) are read from TRIM_HORIZON, a parent before its children. An expired
+    iterator is renewed after the last record read.
+    """
 
     def __init__(
         self,
@@ -300,58 +242,90 @@ class StreamPoller:
         stream_arn: str,
         mappings: list[Mapping],
         region: str = "us-east-1",
-        interval: float = 0.2,
-        writes: Callable[[], int] | None = None,
+        interval: float = 0.25,
+        discover_every: float = 5.0,
     ) -> None:
         self.client = streams_client
         self.stream_arn = stream_arn
         self.mappings = mappings
         self.region = region
         self.interval = interval
-        self.writes = writes  # a counter of table writes: skip GetRecords while it stands still
+        self.discover_every = discover_every
         self._iterators: dict[str, str] = {}
-        self._seen_writes: int | None = None
+        self._last: dict[str, str] = {}  # shard -> sequence number of the last record read
+        self._known: set[str] = set()
+        self._discovered_at = 0.0
         self._more = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _shards(self) -> list[dict[str, Any]]:
+        shards, start = [], None
+        while True:
+            kwargs = {"StreamArn": self.stream_arn} | ({"ExclusiveStartShardId": start} if start else {})
+            description = self.client.describe_stream(**kwargs)["StreamDescription"]
+            shards += description.get("Shards", [])
+            start = description.get("LastEvaluatedShardId")
+            if not start:
+                return shards
+
+    def _iterator(self, shard_id: str, kind: str, sequence: str | None = None) -> str:
+        kwargs = {"SequenceNumber": sequence} if sequence else {}
+        return self.client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=kind, **kwargs
+        )["ShardIterator"]
+
     def open(self) -> None:
-        """Take LATEST iterators: records written after this are delivered, older ones never."""
-        shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
-                continue  # closed shard
-            it = self.client.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-            )
-            self._iterators[shard["ShardId"]] = it["ShardIterator"]
+        """Take LATEST iterators on the open shards: records written after this are delivered."""
+        for shard in self._shards():
+            self._known.add(shard["ShardId"])
+            if "EndingSequenceNumber" not in shard.get("SequenceNumberRange", {}):
+                self._iterators[shard["ShardId"]] = self._iterator(shard["ShardId"], "LATEST")
+        self._discovered_at = time.monotonic()
+
+    def _discover(self) -> None:
+        for shard in self._shards():  # DescribeStream lists parents before their children
+            if shard["ShardId"] not in self._known:
+                self._known.add(shard["ShardId"])
+                self._iterators[shard["ShardId"]] = self._iterator(shard["ShardId"], "TRIM_HORIZON")
+        self._discovered_at = time.monotonic()
 
     def poll_once(self) -> int:
-        """Fetch new records (if the table may have changed) and let each mapping deliver."""
-        fetched = 0
-        writes = self.writes() if self.writes else None
-        if writes is None or writes != self._seen_writes or self._more:
-            fetched = self._fetch()
-            self._seen_writes = writes
+        """Fetch new records and let each mapping deliver what is due."""
+        if time.monotonic() - self._discovered_at >= self.discover_every:
+            self._discover()
+        fetched = self._fetch()
         for mapping in self.mappings:
             while mapping.step():
                 pass
         return fetched
 
+    def _get_records(self, shard_id: str, iterator: str) -> dict[str, Any]:
+        try:
+            return self.client.get_records(ShardIterator=iterator, Limit=1000)
+        except self.client.exceptions.ExpiredIteratorException:
+            last = self._last.get(shard_id)
+            kind = "AFTER_SEQUENCE_NUMBER" if last else "LATEST"
+            fresh = self._iterator(shard_id, kind, last)
+            return self.client.get_records(ShardIterator=fresh, Limit=1000)
+
     def _fetch(self) -> int:
         fetched, self._more = 0, False
         for shard_id, iterator in list(self._iterators.items()):
-            resp = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            resp = self._get_records(shard_id, iterator)
             records = [lambda_record(r, self.stream_arn, self.region) for r in resp.get("Records", [])]
             for record in records:
                 for mapping in self.mappings:
                     mapping.offer(record)
+            if records:
+                self._last[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
             fetched += len(records)
             self._more = self._more or len(records) == 1000
             if resp.get("NextShardIterator"):
                 self._iterators[shard_id] = resp["NextShardIterator"]
-            else:
+            else:  # a closed shard, read to its end: its children carry on
                 del self._iterators[shard_id]
+                self._discovered_at = 0.0
         return fetched
 
     def start(self) -> None:
@@ -360,7 +334,7 @@ class StreamPoller:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(0 if self._more else self.interval):
             try:
                 self.poll_once()
             except Exception:

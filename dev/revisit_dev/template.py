@@ -71,6 +71,7 @@ class StreamEvent:
     batching_window_seconds: float = 0
     filters: tuple[dict[str, Any], ...] = ()  # parsed FilterCriteria patterns (OR-ed)
     maximum_retry_attempts: int = -1  # -1 = until the record expires, as in AWS
+    maximum_record_age_seconds: int = -1  # -1 = until the stream trims it (24 h)
     bisect_on_error: bool = False
     report_batch_item_failures: bool = False
     starting_position: str = "LATEST"
@@ -80,12 +81,11 @@ class StreamEvent:
 
 @dataclass(frozen=True)
 class ScheduleEvent:
-    """A ``Schedule`` (EventBridge rule) or ``ScheduleV2`` (EventBridge Scheduler) event."""
+    """A ``Schedule`` event (an EventBridge rule)."""
 
     event: str
-    expression: str  # rate(5 minutes) | cron(0 3 * * ? *)
+    expression: str  # rate(5 minutes)
     input: str | None = None  # JSON text sent instead of the scheduled-event envelope
-    timezone: str = "UTC"
     enabled: bool = True
 
 
@@ -140,6 +140,29 @@ _BUILTIN_RESPONSES = {
 
 class TemplateError(ValueError):
     pass
+
+
+# What the local stack runs for each resource type the template may declare.
+EMULATED = {
+    "AWS::DynamoDB::Table": "DynamoDB Local",
+    "AWS::Serverless::Function": "one process per container",
+    "AWS::Serverless::Api": "the local gateway",
+    "AWS::Serverless::LayerVersion": "the installed revisit package",
+    "AWS::SQS::Queue": "moto",
+    "AWS::SecretsManager::Secret": "moto",
+}
+# Types that only configure AWS (monitoring, permissions, protection): listed at start, not run.
+CONFIGURATION_ONLY = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::LogGroup",
+    "AWS::IAM::Role",
+    "AWS::ApiGateway::Account",
+    "AWS::ApiGateway::UsagePlan",
+    "AWS::ApiGateway::UsagePlanKey",
+    "AWS::ApiGateway::ApiKey",
+    "AWS::WAFv2::WebACL",
+    "AWS::WAFv2::WebACLAssociation",
+}
 
 
 # ------------------------------------------------------------------ the template
@@ -267,6 +290,20 @@ class Template:
 
     # ---- resources
 
+    def not_emulated(self) -> list[str]:
+        """The configuration-only resources (``LogicalId (Type)``); raises TemplateError, naming
+        it, for a resource type the local stack neither emulates nor may leave out."""
+        skipped = []
+        for lid, res in self.resources.items():
+            kind = str(res.get("Type"))
+            if "Condition" in res and not self.condition(res["Condition"]):
+                continue
+            if kind in CONFIGURATION_ONLY:
+                skipped.append(f"{lid} ({kind})")
+            elif kind not in EMULATED:
+                raise TemplateError(f"{lid}: resources of type {kind} are not emulated by the local stack")
+        return skipped
+
     def of_type(self, type_: str) -> dict[str, dict[str, Any]]:
         return {
             lid: res
@@ -360,8 +397,10 @@ class Template:
                 routes.append(Route(ep["Path"], str(ep.get("Method", "ANY")).upper(), name))
             elif kind == "DynamoDB":
                 streams.append(self._stream_event(name, event.get("Properties") or {}, ep))
-            elif kind in ("Schedule", "ScheduleV2"):
+            elif kind == "Schedule":
                 schedules.append(_schedule_event(name, ep))
+            else:
+                raise TemplateError(f"{logical_id}.Events.{name}: events of type {kind} are not emulated")
         return Function(
             logical_id=logical_id,
             code_dir=code_dir,
@@ -392,6 +431,7 @@ class Template:
             batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
             filters=filters,
             maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
             bisect_on_error=_bool(props.get("BisectBatchOnFunctionError", False)),
             report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             starting_position=str(props.get("StartingPosition", "LATEST")),
@@ -401,12 +441,14 @@ class Template:
 
 
 def _schedule_event(name: str, props: dict[str, Any]) -> ScheduleEvent:
+    expression = str(props.get("Schedule"))
+    if not expression.startswith("rate("):
+        raise TemplateError(f"Events.{name}: the schedule {expression} is not emulated (rate(...) only)")
     state = str(props.get("State", "ENABLED")).upper()
     return ScheduleEvent(
         event=name,
-        expression=str(props.get("Schedule") or props.get("ScheduleExpression")),
+        expression=expression,
         input=props.get("Input"),
-        timezone=str(props.get("ScheduleExpressionTimezone", "UTC")),
         enabled=_bool(props.get("Enabled", True)) and state == "ENABLED",
     )
 
