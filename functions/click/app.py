@@ -4,7 +4,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from revisit.domain import clicks
 from revisit.http import pages
-from revisit.http.app import base_url, create_app, header, logger
+from revisit.http.app import base_url, create_app, header
+from revisit.observability import logger
 
 app = create_app()
 

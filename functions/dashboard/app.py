@@ -3,7 +3,8 @@
 from revisit.domain import analytics
 from revisit.domain.auth import Kind
 from revisit.http.analytics_schemas import DashboardQuery
-from revisit.http.app import create_app, json_response, logger, principal, query
+from revisit.http.app import create_app, json_response, principal, query
+from revisit.observability import logger
 
 app = create_app()
 

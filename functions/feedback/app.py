@@ -5,8 +5,9 @@ from aws_lambda_powertools.event_handler import Response
 from revisit.domain import feedback
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso_or_none
-from revisit.http.app import create_app, json_response, logger, principal, query
+from revisit.http.app import create_app, json_response, principal, query
 from revisit.http.schemas import FeedbackQuery
+from revisit.observability import logger
 
 app = create_app()
 

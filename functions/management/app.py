@@ -4,10 +4,11 @@ from revisit.domain import credentials, nps, surveys, tokens, workspaces
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso_or_none
 from revisit.errors import NotFound, field_error
-from revisit.http.app import base_url, body, create_app, json_response, logger, principal
+from revisit.http.app import base_url, body, create_app, json_response, principal
 from revisit.http.nps_schemas import CreateCategory, CreateChannel, PatchConfig
 from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore
 from revisit.http.tracker_schemas import CreateSurvey, PatchSurvey
+from revisit.observability import logger
 
 app = create_app()
 

@@ -2,8 +2,9 @@
 
 from revisit.domain import nps
 from revisit.errors import NotFound
-from revisit.http.app import body, create_app, json_response, logger, raw_json_body
+from revisit.http.app import body, create_app, json_response, raw_json_body
 from revisit.http.nps_schemas import NPS_STATUS_OVERRIDES, NpsCreate, nps_error
+from revisit.observability import logger
 
 app = create_app(cors=True, error_shape=nps_error, status_overrides=NPS_STATUS_OVERRIDES)
 

@@ -2,8 +2,9 @@
 
 from revisit.domain import nps
 from revisit.errors import NotFound
-from revisit.http.app import create_app, json_response, logger, query
+from revisit.http.app import create_app, json_response, query
 from revisit.http.nps_schemas import NPS_STATUS_OVERRIDES, ShopQuery, nps_error
+from revisit.observability import logger
 
 app = create_app(cors=True, error_shape=nps_error, status_overrides=NPS_STATUS_OVERRIDES)
 

@@ -5,8 +5,9 @@ from urllib.parse import urlencode
 from revisit.domain import nps
 from revisit.domain.util import iso_or_none
 from revisit.errors import NotFound
-from revisit.http.app import base_url, create_app, json_response, logger, query
+from revisit.http.app import base_url, create_app, json_response, query
 from revisit.http.nps_schemas import NPS_STATUS_OVERRIDES, ReviewsQuery, nps_error
+from revisit.observability import logger
 
 app = create_app(error_shape=nps_error, status_overrides=NPS_STATUS_OVERRIDES)
 

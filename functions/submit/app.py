@@ -1,8 +1,9 @@
 """POST /api/external/public/submit - a customer's answer; the token is the only credential."""
 
 from revisit.domain import submissions
-from revisit.http.app import body, create_app, json_response, logger
+from revisit.http.app import body, create_app, json_response
 from revisit.http.schemas import Submit
+from revisit.observability import logger
 
 app = create_app(cors=True)  # survey UIs on other origins may post here
 

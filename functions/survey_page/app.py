@@ -5,7 +5,8 @@ from aws_lambda_powertools.event_handler import Response
 from revisit.domain import tokens, unsubscribes, workspaces
 from revisit.domain.util import now
 from revisit.http import pages
-from revisit.http.app import create_app, logger
+from revisit.http.app import create_app
+from revisit.observability import logger
 
 app = create_app()
 

@@ -2,8 +2,9 @@
 
 from revisit.domain import tokens
 from revisit.domain.auth import Kind
-from revisit.http.app import base_url, body, create_app, header, json_response, logger, principal
+from revisit.http.app import base_url, body, create_app, header, json_response, principal
 from revisit.http.schemas import CreateToken
+from revisit.observability import logger
 
 app = create_app()
 

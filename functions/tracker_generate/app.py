@@ -2,8 +2,9 @@
 
 from revisit.domain import trackers
 from revisit.domain.auth import Kind
-from revisit.http.app import base_url, body, create_app, json_response, logger, principal
+from revisit.http.app import base_url, body, create_app, json_response, principal
 from revisit.http.tracker_schemas import Generate
+from revisit.observability import logger
 
 app = create_app()
 

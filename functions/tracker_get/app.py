@@ -2,8 +2,9 @@
 
 from revisit.domain import trackers
 from revisit.domain.auth import Kind
-from revisit.http.app import create_app, json_response, logger, principal, query
+from revisit.http.app import create_app, json_response, principal, query
 from revisit.http.tracker_schemas import TrackerQuery
+from revisit.observability import logger
 
 app = create_app()
 

@@ -3,8 +3,9 @@
 from revisit.domain import trackers
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso_or_none
-from revisit.http.app import body, create_app, json_response, logger, principal
+from revisit.http.app import body, create_app, json_response, principal
 from revisit.http.tracker_schemas import ListTrackers
+from revisit.observability import logger
 
 app = create_app()
 

@@ -220,10 +220,10 @@ def test_unexpected_failure_is_500_json_without_trace(world, monkeypatch):
 
 
 def test_credential_cache_delays_revocation_by_at_most_its_ttl(world, monkeypatch):
+    import time
+
     from revisit.domain import auth
     from revisit.domain.auth import Kind, Presented
-
-    import time
 
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])  # the credential cache's clock

@@ -15,7 +15,7 @@ class RevisitError(Exception):
 
 
 class ValidationFailed(RevisitError):
-    """The request is well-formed JSON but a field is wrong (HTTP 422), or it is not JSON (400)."""
+    """The request is well-formed but a field is wrong (HTTP 400; the details name each field)."""
 
     code = "VALIDATION_FAILED"
 

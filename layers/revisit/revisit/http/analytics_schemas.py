@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from revisit.http.schemas import SLUG_PATTERN
+from revisit.http.schemas import StoreSlug
 
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
@@ -22,7 +22,7 @@ class DashboardQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
-    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    storeSlug: StoreSlug | None = None
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
 

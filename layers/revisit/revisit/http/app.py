@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from pydantic import BaseModel, ValidationError
@@ -15,8 +14,7 @@ from revisit import errors
 from revisit.config import settings
 from revisit.domain import auth
 from revisit.domain.auth import Kind, Presented, Principal
-
-logger = Logger()
+from revisit.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from revisit.http.schemas import SLUG_PATTERN, Strict, instant
+from revisit.http.schemas import Comment, Cursor, DayEnd, DayStart, Name, OrderId, StoreSlug, Strict
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, Field(max_length=1000)]
@@ -40,11 +39,11 @@ class NpsCreate(BaseModel):
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,24}$")] | None = None
     loyalty_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
-    order_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    order_id: OrderId | None = None
     channel: Code
     category: Code
     rate: Annotated[int, Field(ge=1, le=10)]
-    comment: Annotated[str, Field(max_length=2000)] | None = None
+    comment: Comment | None = None
 
     @field_validator("rate", mode="before")
     @classmethod
@@ -77,28 +76,18 @@ class ReviewsQuery(BaseModel):
 
     shop_id: Annotated[str, Field(min_length=1, max_length=64)]
     shop_secret: Annotated[str, Field(min_length=1, max_length=128)]
-    date_from: datetime | None = None
-    date_to: datetime | None = None
+    date_from: DayStart = None
+    date_to: DayEnd = None
     channel: Code | None = None
     category: Code | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 1000
-    cursor: Annotated[str, Field(max_length=2048)] | None = None
-
-    @field_validator("date_from", mode="before")
-    @classmethod
-    def _from_day(cls, value: Any) -> Any:
-        return instant(value, end_of_day=False)
-
-    @field_validator("date_to", mode="before")
-    @classmethod
-    def _to_day(cls, value: Any) -> Any:
-        return instant(value, end_of_day=True)
+    cursor: Cursor | None = None
 
 
 class CreateCategory(Strict):
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    storeSlug: StoreSlug
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     promoter_question: Text | None = None
     promoter_success: Text | None = None
     passive_question: Text | None = None
@@ -109,15 +98,15 @@ class CreateCategory(Strict):
 
 
 class CreateChannel(Strict):
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    storeSlug: StoreSlug
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     active: bool = True
 
 
 class PatchConfig(Strict):
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    storeSlug: StoreSlug
+    name: Name | None = None
     promoter_question: Text | None = None
     promoter_success: Text | None = None
     passive_question: Text | None = None

@@ -8,9 +8,32 @@ import re
 from datetime import UTC, datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+
+# Field definitions shared by the request models (a constraint is stated once).
+StoreSlug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(max_length=200)]
+Source = Annotated[str, Field(min_length=1, max_length=64)]
+OrderId = Annotated[str, Field(min_length=1, max_length=128)]
+Comment = Annotated[str, Field(max_length=2000)]
+Cursor = Annotated[str, Field(max_length=2048)]
+
+
+def instant(value: Any, end_of_day: bool) -> Any:
+    """Query-string dates: full ISO timestamps, or a day (YYYY-MM-DD: its start, or end for `to`)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = datetime.fromisoformat(value).date()
+        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+    return value
+
+
+# A timestamp parameter that may also be a whole day: a range's start (the day's first instant)
+# or its end (the day's last instant).
+DayStart = Annotated[datetime | None, BeforeValidator(lambda v: instant(v, end_of_day=False))]
+DayEnd = Annotated[datetime | None, BeforeValidator(lambda v: instant(v, end_of_day=True))]
 
 
 class Strict(BaseModel):
@@ -19,7 +42,7 @@ class Strict(BaseModel):
 
 class CreateStore(Strict):
     slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-', 1-64 chars")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
     timezone: str = Field(default="UTC", max_length=64)
 
     @field_validator("timezone")
@@ -36,9 +59,9 @@ class CreateStore(Strict):
 
 class CreateKey(Strict):
     scope: Literal["workspace", "store"]
-    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    storeSlug: StoreSlug | None = None
     kind: Literal["api", "partner", "shop"] = "api"
-    label: str | None = Field(default=None, max_length=200)
+    label: Label | None = None
 
     @model_validator(mode="after")
     def _store_scope(self) -> CreateKey:
@@ -65,7 +88,7 @@ class TokenPayload(BaseModel):
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, defer_build=True)
 
-    orderId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    orderId: OrderId | None = None
     civ: Civ | None = None
 
     @field_validator("orderId", mode="before")
@@ -99,59 +122,41 @@ class TokenPayload(BaseModel):
 
 
 class CreateToken(Strict):
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    storeSlug: StoreSlug
     payload: TokenPayload = Field(default_factory=TokenPayload)
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    source: Source | None = None
     expiresInDays: Annotated[int, Field(strict=True, ge=1, le=365)] | None = None
 
 
 class Submit(Strict):
     token: Annotated[str, Field(min_length=1, max_length=64)]
     rating: Rating
-    comment: Annotated[str, Field(max_length=2000)] | None = None
+    comment: Comment | None = None
     civ: Civ | None = None
 
 
 class CreateCampaign(Strict):
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    storeSlug: StoreSlug
+    name: Name
     payload: TokenPayload = Field(default_factory=TokenPayload)
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    source: Source | None = None
     expiresAt: datetime | None = None
     maxUses: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] | None = None
 
 
-def instant(value: Any, end_of_day: bool) -> Any:
-    """Query-string dates: full ISO timestamps, or a day (YYYY-MM-DD: its start, or end for `to`)."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        day = datetime.fromisoformat(value).date()
-        return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-    return value
-
-
 class FeedbackQuery(Strict):
-    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    storeSlug: StoreSlug | None = None
+    from_: DayStart = Field(default=None, alias="from")
+    to: DayEnd = None
     minRating: int | None = Field(default=None, ge=1, le=5)
     maxRating: int | None = Field(default=None, ge=1, le=5)
-    orderId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    orderId: OrderId | None = None
     civ: Civ | None = None
-    source: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    q: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    source: Source | None = None
+    q: Name | None = None
     limit: int = Field(default=25, ge=1, le=100)
-    cursor: Annotated[str, Field(max_length=2048)] | None = None
+    cursor: Cursor | None = None
     format: Literal["csv", "jsonl"] = "csv"
-
-    @field_validator("from_", mode="before")
-    @classmethod
-    def _from_day(cls, value: Any) -> Any:
-        return instant(value, end_of_day=False)
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _to_day(cls, value: Any) -> Any:
-        return instant(value, end_of_day=True)
 
     @field_validator("from_", "to")
     @classmethod

@@ -8,12 +8,18 @@ from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from revisit.http.schemas import SLUG_PATTERN, Strict
+from revisit.http.schemas import Name, StoreSlug, Strict
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +33612345678")]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 SendingType = Literal["email", "sms", "whatsapp", "external"]
+Customer = Annotated[str, Field(min_length=1, max_length=256)]
+# A survey's settings, shared by create (with defaults) and patch (every field optional).
+DelayMinutes = Annotated[int, Field(ge=0, le=525_600)]
+ResendDelayMinutes = Annotated[int, Field(ge=1, le=525_600)]
+MaxResends = Annotated[int, Field(ge=0, le=10)]
+LinkValidDays = Annotated[int, Field(ge=1, le=365)]
 
 
 class Rule(Strict):
@@ -24,15 +30,15 @@ class Rule(Strict):
 
 
 class SurveyFields(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     sendingType: SendingType
-    delayMinutes: Annotated[int, Field(ge=0, le=525_600)] = 60
-    resendDelayMinutes: Annotated[int, Field(ge=1, le=525_600)] | None = None
-    maxResends: Annotated[int, Field(ge=0, le=10)] = 0
+    delayMinutes: DelayMinutes = 60
+    resendDelayMinutes: ResendDelayMinutes | None = None
+    maxResends: MaxResends = 0
     newReviewLink: AnyHttpUrl | None = None
     rule: Rule | None = None
     active: bool = True
-    linkValidDays: Annotated[int, Field(ge=1, le=365)] | None = None
+    linkValidDays: LinkValidDays | None = None
 
     @model_validator(mode="after")
     def _resends_need_a_delay(self) -> SurveyFields:
@@ -42,19 +48,19 @@ class SurveyFields(Strict):
 
 
 class CreateSurvey(SurveyFields):
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    storeSlug: StoreSlug
 
 
 class PatchSurvey(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     sendingType: SendingType | None = None
-    delayMinutes: Annotated[int, Field(ge=0, le=525_600)] | None = None
-    resendDelayMinutes: Annotated[int, Field(ge=1, le=525_600)] | None = None
-    maxResends: Annotated[int, Field(ge=0, le=10)] | None = None
+    delayMinutes: DelayMinutes | None = None
+    resendDelayMinutes: ResendDelayMinutes | None = None
+    maxResends: MaxResends | None = None
     newReviewLink: AnyHttpUrl | None = None
     rule: Rule | None = None
     active: bool | None = None
-    linkValidDays: Annotated[int, Field(ge=1, le=365)] | None = None
+    linkValidDays: LinkValidDays | None = None
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> PatchSurvey:
@@ -70,8 +76,8 @@ class PatchSurvey(Strict):
 
 class CreatePurchase(Strict):
     purchaseId: Id
-    customerId: Annotated[str, Field(min_length=1, max_length=256)]
-    storeSlug: str = Field(pattern=SLUG_PATTERN)
+    customerId: Customer
+    storeSlug: StoreSlug
     purchasedAt: datetime
     amount: Annotated[float, Field(ge=0, le=1e12)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
@@ -118,8 +124,8 @@ class ListTrackers(Strict):
 class PartnerUnsubscribe(Strict):
     """Opt-outs to sync: for one store, or the whole workspace when storeSlug is left out."""
 
-    storeSlug: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    customerId: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    storeSlug: StoreSlug | None = None
+    customerId: Customer | None = None
     email: Email | None = None
     phone: E164 | None = None
 
