@@ -13,7 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-TRACKER_TYPE = "tracker"
+from revisit.dal import keys
+
+TRACKER_TYPE = "tracker"  # the value of the item-type attribute (keys.TYPE) on a tracker
 COMPLETED = "completed"
 SEED_FIELDS = (
     "id", "createdAt", "updatedAt", "surveyId", "surveyName", "sendAt", "sentAt", "resendAt", "resent",
@@ -38,7 +40,7 @@ def completed(new_image: dict[str, Any] | None, old_image: dict[str, Any] | None
     """The tracker (its seed fields, ``workspaceId`` and ``storeSlug``, plain numbers) when this
     stream record is a tracker turning ``completed``; None for any other record."""
     new, old = new_image or {}, old_image or {}
-    if new.get("type") != TRACKER_TYPE or new.get("status") != COMPLETED or old.get("status") == COMPLETED:
+    if new.get(keys.TYPE) != TRACKER_TYPE or new.get("status") != COMPLETED or old.get("status") == COMPLETED:
         return None
     record = {k: _plain(new.get(k)) for k in SEED_FIELDS}
     record["workspaceId"], record["storeSlug"] = new["workspaceId"], new["storeSlug"]
