@@ -58,10 +58,5 @@ def revoke(workspace_id: str, key_id: str, secret_hash: str, revoked_at: str) ->
         "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
         "ExpressionAttributeValues": {":t": table.value(revoked_at)},
     }
-    table.transact(
-        [
-            {"Update": {"Key": table.serialize(keys.key_registry(workspace_id, key_id)), **update}},
-            {"Update": {"Key": table.serialize(keys.credential(secret_hash)), **update}},
-        ],
-        failures=[AlreadyRevoked, AlreadyRevoked],
-    )
+    both = [keys.key_registry(workspace_id, key_id), keys.credential(secret_hash)]
+    table.update_together(both, update, failures=[AlreadyRevoked, AlreadyRevoked])

@@ -135,6 +135,14 @@ def update(
     return deserialize(resp.get("Attributes")) if returns else None
 
 
+def update_together(
+    item_keys: Sequence[dict[str, str]], update: dict[str, Any], failures: Sequence[Failure] = ()
+) -> None:
+    """The same update (UpdateExpression, ConditionExpression, names, values) of several items,
+    in one transaction: they change together or not at all."""
+    transact([{"Update": {"Key": serialize(key), **update}} for key in item_keys], failures)
+
+
 def update_fields(
     key: dict[str, str],
     changes: dict[str, Any],

@@ -98,12 +98,7 @@ def close_campaign(workspace_id: str, campaign_id: str, token_value: str, closed
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": {":closed": table.value("closed"), ":t": table.value(closed_at)},
     }
-    table.transact(
-        [
-            {"Update": {"Key": table.serialize(keys.campaign(workspace_id, campaign_id)), **update}},
-            {"Update": {"Key": table.serialize(keys.token(token_value)), **update}},
-        ]
-    )
+    table.update_together([keys.campaign(workspace_id, campaign_id), keys.token(token_value)], update)
 
 
 def consume_op(token: dict[str, Any], feedback_id: str, now_iso: str, now_epoch: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from revisit.http.schemas import Comment, Cursor, DayEnd, DayStart, Name, OrderId, StoreSlug, Strict
 
@@ -84,17 +84,22 @@ class ReviewsQuery(BaseModel):
     cursor: Cursor | None = None
 
 
-class CreateCategory(Strict):
-    storeSlug: StoreSlug
-    code: Code
-    name: Name
-    promoter_question: Text | None = None
-    promoter_success: Text | None = None
-    passive_question: Text | None = None
-    passive_success: Text | None = None
-    detractor_question: Text | None = None
-    detractor_success: Text | None = None
-    active: bool = True
+# A category's six texts: what to ask, and what to answer, each kind of respondent.
+_TEXTS: dict[str, Any] = {
+    f"{kind}_{what}": (Text | None, None)
+    for kind in ("promoter", "passive", "detractor")
+    for what in ("question", "success")
+}
+
+CreateCategory = create_model(
+    "CreateCategory",
+    __base__=Strict,
+    storeSlug=(StoreSlug, ...),
+    code=(Code, ...),
+    name=(Name, ...),
+    **_TEXTS,
+    active=(bool, True),
+)
 
 
 class CreateChannel(Strict):
@@ -104,16 +109,17 @@ class CreateChannel(Strict):
     active: bool = True
 
 
-class PatchConfig(Strict):
-    storeSlug: StoreSlug
-    name: Name | None = None
-    promoter_question: Text | None = None
-    promoter_success: Text | None = None
-    passive_question: Text | None = None
-    passive_success: Text | None = None
-    detractor_question: Text | None = None
-    detractor_success: Text | None = None
-    active: bool | None = None
-
+class _Patch(Strict):
     def changes(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude_unset=True).items() if k != "storeSlug" and v is not None}
+
+
+# One patch model for categories and channels (a channel has no texts).
+PatchConfig = create_model(
+    "PatchConfig",
+    __base__=_Patch,
+    storeSlug=(StoreSlug, ...),
+    name=(Name | None, None),
+    **_TEXTS,
+    active=(bool | None, None),
+)
