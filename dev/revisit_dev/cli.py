@@ -1,15 +1,19 @@
-"""``revisit``: set up workspaces, stores and credentials, straight in the table.
+"""revisit: set up workspaces, stores and credentials straight in the table, and poke the local stack.
 
-By default it talks to the running local stack (found through ``<data dir>/stack.json``); with
-``--table`` (and ``--region``, ``--endpoint-url``, ``--base-url``) it works on a deployed stack
-with your AWS credentials. Secrets are stored only hashed, so each ``bootstrap`` issues a new
-set; earlier ones stay valid until revoked.
+By default it works on the running local stack (found through <data dir>/stack.json). With
+--table (and --region, --endpoint-url, --base-url) it works on a deployed stack with your AWS
+credentials. Stores are checked with the management API's own rules (POST /api/stores), so
+the CLI accepts exactly what the API accepts. Secrets are stored only hashed, so each
+bootstrap issues a new set; earlier ones stay valid until revoked.
 
-    revisit bootstrap --workspace-id 1042 --store downtown-coffee --json
-    revisit create-store --workspace-id 1042 --store uptown --name "Uptown" --timezone Europe/Paris
-    revisit issue-key --workspace-id 1042 --kind api --store uptown
-    revisit list-keys --workspace-id 1042
-    revisit revoke-key --workspace-id 1042 --key-id key_...
+examples:
+  revisit bootstrap --workspace-id 1042 --store downtown-coffee --json
+  revisit create-store --workspace-id 1042 --store uptown --name "Uptown" --timezone Europe/Paris
+  revisit issue-key --workspace-id 1042 --kind api --store uptown
+  revisit list-keys --workspace-id 1042
+  revisit revoke-key --workspace-id 1042 --key-id key_...
+  revisit invoke SchedulerFunction        (local stack: send what is due now)
+  revisit outbox                          (local stack: what was sent)
 """
 
 from __future__ import annotations
@@ -18,10 +22,35 @@ import argparse
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-from revisit_dev.stack import data_dir, use_local_aws
+LOCAL_ONLY = ("outbox", "invoke")
+OPTION_OF = {"slug": "--store", "name": "--name", "timezone": "--timezone", "workspaceId": "--workspace-id"}
+INVOKE_TIMEOUT = 960  # seconds: past Lambda's longest Timeout (900 s), so the stack answers first
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("revisit")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _stack_info(args: argparse.Namespace) -> dict[str, Any]:
+    from revisit_dev.stack import data_dir
+
+    stack_file = Path(args.data_dir or data_dir()) / "stack.json"
+    if not stack_file.is_file():
+        raise SystemExit(
+            f"error: the local stack is not running ({stack_file} is missing). Start it with `make dev`,\n"
+            "or pass --table (and --region) to work on a stack in AWS."
+        )
+    return json.loads(stack_file.read_text())
 
 
 def _target(args: argparse.Namespace) -> str | None:
@@ -33,16 +62,56 @@ def _target(args: argparse.Namespace) -> str | None:
         if args.endpoint_url:
             os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
         return args.base_url
-    stack_file = Path(args.data_dir or data_dir()) / "stack.json"
-    if not stack_file.is_file():
-        raise SystemExit(
-            f"error: the local stack is not running ({stack_file} is missing). Start it with `make dev`,\n"
-            "or pass --table (and --region) to work on a stack in AWS."
-        )
-    stack = json.loads(stack_file.read_text())
+    from revisit_dev.resources import use_local_aws
+
+    stack = _stack_info(args)
     use_local_aws(stack["awsEndpointUrl"], stack["region"], stack.get("dynamodbEndpointUrl"))
     os.environ["TABLE_NAME"] = stack["tableName"]
     return args.base_url or stack["baseUrl"]
+
+
+# ------------------------------------------------------------------ stores
+
+
+def _store_request(slug: str, name: str | None, timezone: str | None) -> Any:
+    """The store as POST /api/stores would take it: the API's model, the API's error message."""
+    from pydantic import ValidationError
+
+    from revisit.http.app import validation_error
+    from revisit.http.schemas import CreateStore
+
+    fields: dict[str, Any] = {"slug": slug}
+    if name is not None:
+        fields["name"] = name
+    if timezone is not None:
+        fields["timezone"] = timezone
+    try:
+        return CreateStore.model_validate(fields)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def _ensure_store(workspace_id: str, slug: str, name: str | None = None, timezone: str | None = None) -> dict[str, Any]:
+    """The store, created if missing (and its workspace); validated first, so a bad one writes nothing.
+
+    An existing store is kept as it is: asking for another name or time zone than it has is an error.
+    """
+    from revisit.domain import workspaces
+    from revisit.errors import Conflict
+
+    req = _store_request(slug, name, timezone)
+    workspaces.ensure_workspace(workspace_id)
+    store = workspaces.find_store(workspace_id, req.slug)
+    if store is None:
+        try:
+            return workspaces.create_store(workspace_id, req.slug, req.name, req.timezone)
+        except Conflict:  # created concurrently
+            store = workspaces.get_store(workspace_id, req.slug)
+    asked = {"name": req.name if name is not None else None, "timezone": req.timezone if timezone is not None else None}
+    differ = [f"{k} {store.get(k)!r} (not {v!r})" for k, v in asked.items() if v is not None and store.get(k) != v]
+    if differ:
+        raise Conflict(f"Store '{req.slug}' already exists in this workspace with {' and '.join(differ)}.")
+    return store
 
 
 def _issue(workspace_id: str, kind: str, store: str | None, label: str | None) -> dict[str, Any]:
@@ -53,23 +122,10 @@ def _issue(workspace_id: str, kind: str, store: str | None, label: str | None) -
     return credentials.issue(workspace_id, Kind(kind), "store" if store else "workspace", store, label, shop_id)
 
 
-def _ensure_store(workspace_id: str, slug: str, name: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
-    from revisit.domain import workspaces
-    from revisit.errors import Conflict
-
-    workspaces.ensure_workspace(workspace_id)
-    store = workspaces.find_store(workspace_id, slug)
-    if store is None:
-        try:
-            store = workspaces.create_store(workspace_id, slug, name, timezone)
-        except Conflict:  # created concurrently
-            store = workspaces.get_store(workspace_id, slug)
-    return store
-
-
 def bootstrap(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
-    ws, slug = args.workspace_id, args.store
-    store = _ensure_store(ws, slug)
+    ws = args.workspace_id
+    store = _ensure_store(ws, args.store, args.name, args.timezone)
+    slug = store["slug"]
     owner = _issue(ws, "owner", None, "bootstrap owner")
     ws_api = _issue(ws, "api", None, "bootstrap workspace api")
     store_api = _issue(ws, "api", slug, "bootstrap store api")
@@ -77,7 +133,7 @@ def bootstrap(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
     shop = _issue(ws, "shop", slug, "bootstrap shop")
     return {
         "workspaceId": ws,
-        "storeSlug": store["slug"],
+        "storeSlug": slug,
         "ownerToken": owner["token"],
         "workspaceApiKey": ws_api["key"],
         "storeApiKey": store_api["key"],
@@ -100,53 +156,114 @@ def _print_bootstrap(out: dict[str, Any]) -> None:
     )
 
 
+# ------------------------------------------------------------------ the local stack's own endpoints
+
+
+def _local_call(base_url: str, method: str, path: str, body: bytes | None = None) -> int:
+    request = urllib.request.Request(f"{base_url}{path}", data=body, method=method)  # noqa: S310 - our own stack
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT) as resp:  # noqa: S310
+            print(resp.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode(errors="replace")
+        try:
+            answer = json.loads(text)
+            message = ": ".join(str(answer[k]) for k in ("errorType", "message") if answer.get(k)) or text
+        except (ValueError, AttributeError, TypeError):
+            message = text
+        print(f"error: {method} {path}: {exc.code} {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: the local stack at {base_url} did not answer ({exc}); is it running?", file=sys.stderr)
+        return 1
+
+
+def _invoke(args: argparse.Namespace, base_url: str) -> int:
+    body = b""
+    if args.event:
+        try:
+            text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text()
+        except OSError as exc:
+            raise SystemExit(f"error: cannot read --event {args.event}: {exc.strerror}") from None
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise SystemExit(f"error: --event {args.event} is not JSON: {exc}") from None
+        body = text.encode()
+    return _local_call(base_url, "POST", f"/_local/invoke/{args.function}", body)
+
+
+# ------------------------------------------------------------------ command line
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revisit", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"revisit {_version()}")
     target = parser.add_argument_group("target (default: the running local stack)")
     target.add_argument("--data-dir", help="the local stack's data directory (default: $REVISIT_DATA_DIR or .local)")
     target.add_argument("--table", help="a deployed stack's table name (uses your AWS credentials)")
     target.add_argument("--region", help="with --table: the AWS region")
     target.add_argument("--endpoint-url", help="with --table: a DynamoDB endpoint URL")
     target.add_argument("--base-url", help="the API's base URL, to print")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command", help="one of:")
 
-    p = sub.add_parser("bootstrap", help="create a workspace and store (idempotent) and issue every kind of credential")
-    p.add_argument("--workspace-id", required=True)
-    p.add_argument("--store", required=True, help="store slug")
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, formatter_class=argparse.RawTextHelpFormatter)
+
+    def workspace(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--workspace-id", required=True, help="the workspace's id (e.g. 1042)")
+
+    def store_details(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--name", help="the store's display name (default: its slug)")
+        p.add_argument("--timezone", help="the store's IANA time zone, e.g. Europe/Paris (default: the API's, UTC)")
+
+    p = command("bootstrap", "create a workspace and store (idempotent) and issue every kind of credential")
+    workspace(p)
+    p.add_argument("--store", required=True, help="the store's slug, as POST /api/stores takes it (e.g. uptown)")
+    store_details(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    p = sub.add_parser("create-store", help="create a store (and its workspace if needed)")
-    p.add_argument("--workspace-id", required=True)
-    p.add_argument("--store", required=True, help="store slug")
-    p.add_argument("--name")
-    p.add_argument("--timezone", default="UTC")
+    p = command("create-store", "create a store (and its workspace if needed); an existing one is kept")
+    workspace(p)
+    p.add_argument("--store", required=True, help="the store's slug, as POST /api/stores takes it (e.g. uptown)")
+    store_details(p)
 
-    p = sub.add_parser("issue-key", help="issue one credential (its secret is shown once)")
-    p.add_argument("--workspace-id", required=True)
-    p.add_argument("--kind", choices=["owner", "api", "partner", "shop"], default="api")
+    p = command("issue-key", "issue one credential (its secret is shown once)")
+    workspace(p)
+    p.add_argument("--kind", choices=["owner", "api", "partner", "shop"], default="api", help="default: api")
     p.add_argument("--store", help="scope it to this store (default: the workspace)")
-    p.add_argument("--label")
+    p.add_argument("--label", help="a note to recognise it by in list-keys")
 
-    p = sub.add_parser("list-keys", help="list a workspace's credentials (no secrets)")
-    p.add_argument("--workspace-id", required=True)
+    p = command("list-keys", "list a workspace's credentials (no secrets)")
+    workspace(p)
 
-    p = sub.add_parser("revoke-key", help="revoke a credential")
-    p.add_argument("--workspace-id", required=True)
-    p.add_argument("--key-id", required=True)
+    p = command("revoke-key", "revoke a credential")
+    workspace(p)
+    p.add_argument("--key-id", required=True, help="the key's id (key_..., from list-keys)")
 
-    sub.add_parser("outbox", help="the local stack only: the emails and SMS the scheduler sent (with their links)")
+    p = command("invoke", "the local stack only: run a function now and print its result")
+    p.add_argument("function", metavar="LogicalId", help="the function's logical id in template.yaml")
+    p.add_argument(
+        "--event", metavar="FILE", help="a JSON file to send as the event ('-': stdin; default: its schedule's event)"
+    )
+
+    command("outbox", "the local stack only: the emails and SMS the scheduler sent (with their links)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in LOCAL_ONLY:
+        if args.table:
+            raise SystemExit(f"error: {args.command} works on the local stack only: leave out --table")
+        base_url = args.base_url or _stack_info(args)["baseUrl"]
+        if args.command == "invoke":
+            return _invoke(args, base_url)
+        return _local_call(base_url, "GET", "/_local/outbox")
     base_url = _target(args)
-    if args.command == "outbox":
-        import urllib.request
-
-        with urllib.request.urlopen(f"{base_url}/_local/outbox", timeout=10) as resp:  # noqa: S310 - our own stack
-            print(resp.read().decode())
-        return 0
 
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -178,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             result = credentials.revoke(args.workspace_id, args.key_id)
     except RevisitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        fields = {d.get("field") for d in exc.details} & OPTION_OF.keys()
+        if fields:
+            print("(the API's " + ", ".join(f"{f} is {OPTION_OF[f]}" for f in sorted(fields)) + ")", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,15 +1,19 @@
-"""The local stack's parts: template reader, gateway, function pool, streams, schedules, snapshots."""
+"""The local stack's parts: template reader, gateway, containers (one OS process each), DynamoDB
+Local and its stream poller, schedules, resources. One DynamoDB Local serves the whole module."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import socket
 import textwrap
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,24 +24,30 @@ import pytest
 from moto import mock_aws
 
 from revisit_dev import gateway as gw
-from revisit_dev.gateway import Gateway, GatewayServer, Match, Request, Router, build_event, proxy_reply
-from revisit_dev.schedules import Cron, Scheduler, Timer, rate_seconds, scheduled_event
-from revisit_dev.stack import (
-    FakeContext,
-    FunctionPool,
-    Functions,
-    MotoServer,
-    configure_environment,
-    create_resources,
-    restore_snapshot,
-    save_snapshot,
+from revisit_dev.containers import FunctionCrashed, FunctionError, FunctionPool, Functions, FunctionTimeout
+from revisit_dev.engine import DynamoDBLocal, ensure_table
+from revisit_dev.gateway import (
+    INTEGRATION_TIMEOUT,
+    Gateway,
+    GatewayServer,
+    Match,
+    Request,
+    Router,
+    build_event,
+    proxy_reply,
 )
-from revisit_dev.streams import Mapping, StreamPoller, lambda_record, matches, matches_filters
+from revisit_dev.lambda_context import LambdaContext
+from revisit_dev.resources import MotoServer, create_resources, function_environments, local_aws_env, use_local_aws
+from revisit_dev.schedules import Scheduler, Timer, rate_seconds, scheduled_event
+from revisit_dev.stack import Stack
+from revisit_dev.streams import Mapping, StreamPoller, lambda_record, matches_filters
 from revisit_dev.template import (
+    Function,
     Route,
     ScheduleEvent,
     StreamEvent,
     Template,
+    TemplateError,
     create_table_from_template,
     load_template,
     parse_yaml,
@@ -59,6 +69,26 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def table() -> None:
+    """The unit suite's table in moto (an autouse fixture of tests/unit/conftest.py): not needed here."""
+
+
+@pytest.fixture
+def environ() -> Iterator[None]:
+    """Undo whatever a test does to os.environ directly (use_local_aws writes it)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write_template(tmp_path: Path, resources: str, globals_: str = "") -> Path:
@@ -175,6 +205,15 @@ def test_the_real_template():
     assert tpl.gateway_response("DEFAULT_5XX").status == 502
 
 
+def test_the_real_template_lists_what_it_does_not_emulate():
+    skipped = load_template().not_emulated()
+    kinds = [entry.rsplit(" (", 1)[1].rstrip(")") for entry in skipped]
+    assert kinds.count("AWS::CloudWatch::Alarm") == 2
+    assert "ApiAccessLogs (AWS::Logs::LogGroup)" in skipped
+    assert "ApiGatewayCloudWatchRole (AWS::IAM::Role)" in skipped
+    assert not {"AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::SQS::Queue"} & set(kinds)
+
+
 def test_events_and_environment_of_functions(tmp_path: Path):
     path = write_template(
         tmp_path,
@@ -204,10 +243,10 @@ def test_events_and_environment_of_functions(tmp_path: Path):
                       - Pattern: '{"eventName": ["INSERT"]}'
               Nightly:
                 Type: Schedule
-                Properties: {Schedule: "cron(0 3 * * ? *)", Input: '{"job": "nightly"}'}
+                Properties: {Schedule: rate(1 day), Input: '{"job": "nightly"}'}
               Often:
-                Type: ScheduleV2
-                Properties: {ScheduleExpression: rate(5 minutes), State: DISABLED}
+                Type: Schedule
+                Properties: {Schedule: rate(5 minutes), Enabled: false}
               Page:
                 Type: Api
                 Properties: {Path: "/w/{id}", Method: get}
@@ -228,8 +267,60 @@ def test_events_and_environment_of_functions(tmp_path: Path):
     assert stream.starting_position == "TRIM_HORIZON"
     assert stream.on_failure and stream.on_failure.endswith("Dlq/Arn")
     nightly, often = fn.schedules
-    assert (nightly.expression, nightly.input, nightly.enabled) == ("cron(0 3 * * ? *)", '{"job": "nightly"}', True)
+    assert (nightly.expression, nightly.input, nightly.enabled) == ("rate(1 day)", '{"job": "nightly"}', True)
     assert (often.expression, often.enabled) == ("rate(5 minutes)", False)
+    assert tpl.not_emulated() == []
+
+
+def test_an_unsupported_resource_type_stops_the_start_naming_it(tmp_path: Path):
+    path = write_template(tmp_path, "Topic: {Type: AWS::SNS::Topic}\n")
+    with pytest.raises(TemplateError, match=r"Topic: resources of type AWS::SNS::Topic are not emulated"):
+        load_template(path).not_emulated()
+    with pytest.raises(TemplateError, match="AWS::SNS::Topic"):
+        Stack(0, 0, 0, tmp_path / "data", "t", path)  # the stack's start reads it first
+
+
+UNSUPPORTED_EVENTS = {
+    "SQS": "{Type: SQS, Properties: {Queue: !GetAtt Dlq.Arn}}",
+    "ScheduleV2": "{Type: ScheduleV2, Properties: {ScheduleExpression: rate(5 minutes)}}",
+    "SNS": "{Type: SNS, Properties: {Topic: arn:aws:sns:us-east-1:123456789012:t}}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNSUPPORTED_EVENTS))
+def test_an_unsupported_event_type_is_an_error_naming_it(tmp_path: Path, kind: str):
+    path = write_template(
+        tmp_path,
+        f"""\
+        Dlq: {{Type: AWS::SQS::Queue}}
+        Fn:
+          Type: AWS::Serverless::Function
+          Properties:
+            CodeUri: functions/fn
+            Handler: app.lambda_handler
+            Events:
+              Trigger: {UNSUPPORTED_EVENTS[kind]}
+        """,
+    )
+    with pytest.raises(TemplateError, match=rf"Fn\.Events\.Trigger: events of type {kind} are not emulated"):
+        load_template(path).functions  # noqa: B018
+
+
+def test_a_cron_schedule_is_an_error_naming_it(tmp_path: Path):
+    path = write_template(
+        tmp_path,
+        """\
+        Fn:
+          Type: AWS::Serverless::Function
+          Properties:
+            CodeUri: functions/fn
+            Handler: app.lambda_handler
+            Events:
+              Nightly: {Type: Schedule, Properties: {Schedule: "cron(0 3 * * ? *)"}}
+        """,
+    )
+    with pytest.raises(TemplateError, match=r"Nightly: the schedule cron\(0 3 \* \* \? \*\) is not emulated"):
+        load_template(path).functions  # noqa: B018
 
 
 def test_table_is_created_from_the_template(aws):
@@ -361,16 +452,37 @@ def _fake_template(tmp_path: Path) -> Template:
               Ok: {Type: Api, Properties: {Path: /ok, Method: ANY}}
               Boom: {Type: Api, Properties: {Path: /boom, Method: ANY}}
               Bad: {Type: Api, Properties: {Path: /bad, Method: ANY}}
+              Slow: {Type: Api, Properties: {Path: /slow, Method: ANY}}
+              Crash: {Type: Api, Properties: {Path: /crash, Method: ANY}}
+        Long:
+          Type: AWS::Serverless::Function
+          Properties:
+            CodeUri: functions/long
+            Handler: app.lambda_handler
+            Timeout: 40
+            Events:
+              Report: {Type: Api, Properties: {Path: /report, Method: GET}}
+        Ticker:
+          Type: AWS::Serverless::Function
+          Properties:
+            CodeUri: functions/ticker
+            Handler: app.lambda_handler
+            Events:
+              Tick: {Type: Schedule, Properties: {Schedule: rate(5 minutes)}}
         """,
     )
     return load_template(path)
 
 
-def _fake_invoke(_function: str, event: dict[str, Any]) -> Any:
+def _fake_invoke(_function: str, event: dict[str, Any], timeout: float) -> Any:
     if event["path"] == "/boom":
-        raise RuntimeError("boom")
+        raise FunctionError("RuntimeError", "boom")
     if event["path"] == "/bad":
         return "not a proxy response"
+    if event["path"] in ("/slow", "/report"):
+        raise FunctionTimeout("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
+    if event["path"] == "/crash":
+        raise FunctionCrashed("Runtime.ExitError", "the runtime exited (3)")
     return {"statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": event["body"] or "ok"}
 
 
@@ -384,15 +496,90 @@ def test_gateway_answers_with_the_templates_gateway_responses(tmp_path: Path, mo
     assert missing.status == 404
     assert json.loads(missing.body) == {"error": "no route for DELETE /nowhere"}
 
-    for path in ("/boom", "/bad"):
+    for path in ("/boom", "/bad", "/crash"):
         failed = gateway.respond(Request("GET", path))
-        assert (failed.status, json.loads(failed.body)) == (502, {"error": "upstream"})
+        assert (failed.status, json.loads(failed.body)) == (502, {"error": "upstream"}), path
 
     health = gateway.respond(Request("GET", "/health"))
     assert health.status == 200 and json.loads(health.body)["status"] == "ok"
 
     monkeypatch.setattr(gw, "MAX_BODY_BYTES", 4)
     assert gateway.respond(Request("POST", "/ok", body=b"12345")).status == 413
+
+
+def test_a_function_timeout_is_502_within_29_s_and_504_past_it(tmp_path: Path):
+    calls: list[tuple[str, float]] = []
+
+    def invoke(function: str, event: dict[str, Any], timeout: float) -> Any:
+        calls.append((function, timeout))
+        return _fake_invoke(function, event, timeout)
+
+    gateway = Gateway(_fake_template(tmp_path), invoke)
+    slow = gateway.respond(Request("GET", "/slow"))  # Timeout 10: the function's own timeout, a 502
+    assert (slow.status, json.loads(slow.body)) == (502, {"error": "upstream"})
+    long = gateway.respond(Request("GET", "/report"))  # Timeout 40: API Gateway gives up at 29 s, a 504
+    assert long.status == 504
+    assert json.loads(long.body) == {"error": "upstream"}  # the template's DEFAULT_5XX body, 504 kept
+    assert ("x-amzn-ErrorType", "INTEGRATION_TIMEOUT") in long.headers
+    assert calls == [("Fn", 10), ("Long", INTEGRATION_TIMEOUT)]
+
+
+class _FakeFunctions:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, float | None]] = []
+
+    def invoke(self, logical_id: str, event: Any, timeout: float | None = None) -> Any:
+        self.calls.append((logical_id, event, timeout))
+        if event == {"fail": True}:
+            raise FunctionError("ValueError", "no good")
+        return {"ran": logical_id}
+
+
+@pytest.fixture
+def stack_gateway(tmp_path: Path) -> Iterator[tuple[Gateway, _FakeFunctions]]:
+    """A Stack that is built but not started (no engine, no containers): its gateway's own routes."""
+    template = _fake_template(tmp_path)
+    stack = Stack(0, 0, 0, tmp_path / "data", "t", template.root / "template.yaml")
+    stack.functions = _FakeFunctions()  # type: ignore[assignment]
+    try:
+        yield stack.server.gateway, stack.functions  # type: ignore[misc]
+    finally:
+        stack.server.server_close()
+        stack.moto._server.server_close()
+
+
+def test_local_invoke_runs_a_function_now(stack_gateway):
+    gateway, functions = stack_gateway
+    reply = gateway.respond(Request("POST", "/_local/invoke/Ticker"))
+    assert reply.status == 200
+    assert json.loads(reply.body) == {"function": "Ticker", "result": {"ran": "Ticker"}}
+    ((function, event, _timeout),) = functions.calls
+    assert function == "Ticker"
+    assert event["detail-type"] == "Scheduled Event"  # an empty body: the event its schedule sends
+    assert event["resources"][0].endswith(":rule/revisit-local-TickerTick")
+
+    reply = gateway.respond(Request("POST", "/_local/invoke/Fn", body=b'{"a": 1}'))
+    assert reply.status == 200
+    assert functions.calls[-1][:2] == ("Fn", {"a": 1})
+    assert gateway.respond(Request("POST", "/_local/invoke/Long")).status == 200
+    assert functions.calls[-1][:2] == ("Long", {})  # no schedule, no body: an empty event
+
+
+def test_local_invoke_reports_a_function_error_and_a_bad_event(stack_gateway):
+    gateway, _ = stack_gateway
+    failed = gateway.respond(Request("POST", "/_local/invoke/Fn", body=b'{"fail": true}'))
+    assert failed.status == 502
+    assert json.loads(failed.body) == {"errorType": "ValueError", "message": "no good"}
+    assert gateway.respond(Request("POST", "/_local/invoke/Fn", body=b"{not json")).status == 400
+
+
+def test_local_invoke_of_an_unknown_function_is_404(stack_gateway):
+    gateway, functions = stack_gateway
+    reply = gateway.respond(Request("POST", "/_local/invoke/Nope"))
+    assert reply.status == 404
+    assert json.loads(reply.body) == {"message": "no function 'Nope' in the template"}
+    assert gateway.respond(Request("GET", "/_local/invoke/Fn")).status == 404  # POST only
+    assert functions.calls == []
 
 
 def test_gateway_serves_http(tmp_path: Path):
@@ -415,72 +602,195 @@ def test_gateway_serves_http(tmp_path: Path):
         server.server_close()
 
 
-# ====================================================================== functions
+# ====================================================================== containers
 
 
 COUNTING_HANDLER = """\
-    import threading
+    import os
     import time
 
-    INSTANCE = object()  # module state: one per "container"
-    busy = threading.Lock()
+    calls = 0  # module state: one per container
 
 
     def lambda_handler(event, context):
-        assert busy.acquire(blocking=False), "a container ran two requests at once"
-        try:
-            time.sleep(event.get("sleep", 0))
-            ms = context.get_remaining_time_in_millis()
-            return {"instance": id(INSTANCE), "name": context.function_name, "ms": ms}
-        finally:
-            busy.release()
+        global calls
+        if event.get("crash"):
+            os._exit(3)
+        time.sleep(event.get("sleep", 0))
+        calls += 1
+        return {
+            "pid": os.getpid(),
+            "calls": calls,
+            "name": context.function_name,
+            "ms": context.get_remaining_time_in_millis(),
+        }
+"""
+
+# Powertools keeps the current event on a class attribute: threads sharing one interpreter see
+# each other's request; processes cannot.
+POWERTOOLS_HANDLER = """\
+    import os
+    import time
+
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    app = APIGatewayRestResolver()
+
+
+    @app.get("/echo")
+    def echo():
+        before = app.current_event.query_string_parameters["id"]
+        time.sleep(0.2)
+        return {"before": before, "after": app.current_event.query_string_parameters["id"], "pid": os.getpid()}
+
+
+    def lambda_handler(event, context):
+        return app.resolve(event, context)
 """
 
 
-def _pool_template(tmp_path: Path) -> Template:
+@pytest.fixture
+def functions(tmp_path: Path) -> dict[str, Function]:
     write_function(tmp_path, "counter", COUNTING_HANDLER)
+    write_function(tmp_path, "echo", POWERTOOLS_HANDLER)
+    write_function(tmp_path, "broken", "import no_such_module_here\n\ndef lambda_handler(event, context):\n    pass\n")
     path = write_template(
         tmp_path,
         """\
         Counter:
           Type: AWS::Serverless::Function
           Properties: {CodeUri: functions/counter, Handler: app.lambda_handler, Timeout: 5}
+        Quick:
+          Type: AWS::Serverless::Function
+          Properties: {CodeUri: functions/counter, Handler: app.lambda_handler, Timeout: 1}
+        Echo:
+          Type: AWS::Serverless::Function
+          Properties:
+            CodeUri: functions/echo
+            Handler: app.lambda_handler
+            Events:
+              Echo: {Type: Api, Properties: {Path: /echo, Method: GET}}
+        Broken:
+          Type: AWS::Serverless::Function
+          Properties: {CodeUri: functions/broken, Handler: app.lambda_handler}
         """,
     )
-    return load_template(path)
+    return {fn.logical_id: fn for fn in load_template(path).functions}
 
 
-def test_pool_runs_concurrent_requests_on_separate_instances(tmp_path: Path):
-    (fn,) = _pool_template(tmp_path).functions
-    pool = FunctionPool(fn, REGION, "stack", size=4)
-    started = time.monotonic()
+@pytest.fixture
+def pools() -> Iterator[Callable[..., FunctionPool]]:
+    made: list[FunctionPool] = []
+
+    def make(fn: Function, size: int = 1) -> FunctionPool:
+        pool = FunctionPool(fn, dict(os.environ), "stack", REGION, size)
+        made.append(pool)
+        return pool
+
+    yield make
+    for pool in made:
+        pool.close()
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def test_a_pool_runs_concurrent_requests_in_separate_processes_and_reuses_warm_ones(functions, pools):
+    pool = pools(functions["Counter"], size=4)
     with ThreadPoolExecutor(4) as ex:
-        results = list(ex.map(lambda _: pool.invoke({"sleep": 0.3}), range(4)))
-    assert time.monotonic() - started < 1.0  # really concurrent
-    assert len({r["instance"] for r in results}) == 4
+        results = list(ex.map(lambda _: pool.invoke({"sleep": 0.5}), range(4)))
+    pids = {r["pid"] for r in results}
+    assert len(pids) == 4 and os.getpid() not in pids
+    assert all(r["calls"] == 1 for r in results)
     assert results[0]["name"] == "stack-Counter"
     assert 0 < results[0]["ms"] <= 5000
-    pool.invoke({})
-    assert pool.instances == 4  # warm instances are reused
+    again = pool.invoke({})
+    assert again["pid"] in pids and again["calls"] == 2  # a warm container, its module state kept
+    assert pool.containers == 4
 
 
-def test_pool_never_exceeds_its_size(tmp_path: Path):
-    (fn,) = _pool_template(tmp_path).functions
-    pool = FunctionPool(fn, REGION, "stack", size=2)
+def test_a_pool_never_exceeds_its_size(functions, pools):
+    pool = pools(functions["Counter"], size=2)
+    seen: list[int] = []
+
+    def call(_: int) -> dict[str, Any]:
+        seen.append(pool.containers)
+        return pool.invoke({"sleep": 0.1})
+
     with ThreadPoolExecutor(6) as ex:
-        results = list(ex.map(lambda _: pool.invoke({"sleep": 0.05}), range(6)))
-    assert len({r["instance"] for r in results}) <= 2
-    assert pool.instances == 2
+        results = list(ex.map(call, range(12)))
+    assert len({r["pid"] for r in results}) == 2
+    assert sum(r["calls"] for r in results if r["calls"] == 1) == 2
+    assert max(seen) <= 2 and pool.containers == 2
 
 
-def test_fake_context_has_what_powertools_reads():
-    ctx = FakeContext("stack-Fn", 256, "arn:aws:lambda:us-east-1:123456789012:function:stack-Fn", 3)
-    assert ctx.function_name == "stack-Fn"
-    assert ctx.memory_limit_in_mb == 256
-    assert ctx.invoked_function_arn.endswith(":function:stack-Fn")
-    assert uuid.UUID(ctx.aws_request_id)
-    assert 0 < ctx.get_remaining_time_in_millis() <= 3000
-    assert ctx.log_group_name == "/aws/lambda/stack-Fn"
+def test_module_state_is_per_container(functions, pools):
+    """Two requests at once in two processes: neither sees the other's event (it did as threads)."""
+    pool = pools(functions["Echo"], size=2)
+    match = Match("Echo", functions["Echo"].routes[0], {})
+
+    def call(i: int) -> dict[str, Any]:
+        event = build_event(Request("GET", "/echo", query=f"id=r{i}"), match, "dev")
+        reply = pool.invoke(event)
+        assert reply["statusCode"] == 200
+        return {"id": f"r{i}"} | json.loads(reply["body"])
+
+    with ThreadPoolExecutor(2) as ex:
+        results = list(ex.map(call, range(6)))
+    assert all(r["before"] == r["after"] == r["id"] for r in results)
+    assert len({r["pid"] for r in results}) == 2
+
+
+def test_a_crashed_container_is_replaced(functions, pools):
+    pool = pools(functions["Counter"])
+    first = pool.invoke({})
+    with pytest.raises(FunctionCrashed) as err:
+        pool.invoke({"crash": True})
+    assert err.value.error_type == "Runtime.ExitError"
+    assert pool.containers == 0 and not _alive(first["pid"])
+    after = pool.invoke({})
+    assert after["pid"] != first["pid"] and after["calls"] == 1
+    assert pool.containers == 1
+
+
+def test_a_container_past_its_timeout_is_killed(functions, pools):
+    pool = pools(functions["Quick"])  # Timeout: 1
+    pid = pool.invoke({})["pid"]
+    started = time.monotonic()
+    with pytest.raises(FunctionTimeout) as err:
+        pool.invoke({"sleep": 30})
+    assert time.monotonic() - started < 5
+    assert err.value.error_type == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in err.value.message
+    assert not _alive(pid)
+    assert pool.invoke({})["pid"] != pid  # the next invocation gets a new container
+
+
+def test_an_init_failure_is_a_function_error_on_every_invocation(functions, pools):
+    pool = pools(functions["Broken"])
+    for _ in range(2):
+        with pytest.raises(FunctionError) as err:
+            pool.invoke({})
+        assert type(err.value) is FunctionError
+        assert err.value.error_type == "Runtime.ImportModuleError"
+        assert "no_such_module_here" in err.value.message
+    assert pool.containers == 1  # the container stays, as Lambda's does until it is recycled
+
+
+def test_the_log_has_lambdas_start_end_and_report_lines(functions, pools, capfd):
+    pool = pools(functions["Counter"])
+    pool.invoke({})
+    pool.invoke({})
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("[Counter] ")]
+    kinds = [line.split()[1] for line in lines]
+    assert kinds == ["INIT_START", "START", "END", "REPORT", "START", "END", "REPORT"]
+    first, second = (line for line in lines if " REPORT " in f" {line.split(' ', 1)[1]}")
+    assert "\tDuration: " in first and " ms" in first and "\tInit Duration: " in first
+    assert "\tDuration: " in second and "Init Duration" not in second
+    assert "Memory Size: 512 MB" in first  # the template's MemorySize
+    request_ids = {line.split("RequestId: ")[1].split()[0] for line in lines if "RequestId: " in line}
+    assert len(request_ids) == 2
 
 
 def test_a_route_added_to_the_template_is_served(tmp_path: Path):
@@ -508,56 +818,76 @@ def test_a_route_added_to_the_template_is_served(tmp_path: Path):
         """,
     )
     tpl = load_template(path)
-    functions = Functions(tpl.functions, REGION, "stack")
-    reply = Gateway(tpl, functions.invoke).respond(Request("GET", "/hello/ada"))
+    functions = Functions(tpl.functions, {"Hello": dict(os.environ)}, "stack", REGION, 1)
+    try:
+        reply = Gateway(tpl, functions.invoke).respond(Request("GET", "/hello/ada"))
+    finally:
+        functions.close()
     assert reply.status == 200
     assert json.loads(reply.body) == {"who": "ada", "resource": "/hello/{who}"}
 
 
+def test_lambda_context_has_what_powertools_reads():
+    ctx = LambdaContext("stack-Fn", 256, 3, "arn:aws:lambda:us-east-1:123456789012:function:stack-Fn")
+    assert ctx.function_name == "stack-Fn"
+    assert ctx.memory_limit_in_mb == 256
+    assert ctx.invoked_function_arn.endswith(":function:stack-Fn")
+    assert uuid.UUID(ctx.aws_request_id)
+    assert 0 < ctx.get_remaining_time_in_millis() <= 3000
+    assert ctx.log_group_name == "/aws/lambda/stack-Fn"
+    assert LambdaContext(aws_request_id="r1").aws_request_id == "r1"
+
+
 # ====================================================================== event filtering
 
-RECORD = {
-    "eventName": "INSERT",
-    "dynamodb": {
-        "Keys": {"pk": {"S": "WS#1"}},
-        "NewImage": {"type": {"S": "feedback"}, "score": {"N": "9"}, "tags": {"SS": ["a", "b"]}, "ok": {"BOOL": True}},
-    },
-}
+
+def _template_filters() -> dict[str, tuple[dict[str, Any], ...]]:
+    return {fn.logical_id: s.filters for fn in load_template().functions for s in fn.streams}
+
+
+def _change(name: str, new: dict[str, str] | None, old: dict[str, str] | None = None) -> dict[str, Any]:
+    image = lambda values: {k: {"S": v} for k, v in values.items()}  # noqa: E731
+    dynamodb: dict[str, Any] = {"Keys": {"pk": {"S": "WS#1"}, "sk": {"S": "X"}}}
+    if new is not None:
+        dynamodb["NewImage"] = image(new)
+    if old is not None:
+        dynamodb["OldImage"] = image(old)
+    return {"eventName": name, "dynamodb": dynamodb}
 
 
 @pytest.mark.parametrize(
-    ("pattern", "expected"),
+    ("record", "expected"),
     [
-        ({"eventName": ["INSERT"]}, True),
-        ({"eventName": ["MODIFY", "REMOVE"]}, False),
-        ({"dynamodb": {"NewImage": {"type": {"S": ["feedback", "nps_review"]}}}, "eventName": ["INSERT"]}, True),
-        ({"dynamodb": {"NewImage": {"type": {"S": ["other"]}}}}, False),
-        ({"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "WS#"}]}}}}, True),
-        ({"dynamodb": {"Keys": {"pk": {"S": [{"suffix": "#1"}]}}}}, True),
-        ({"dynamodb": {"Keys": {"pk": {"S": [{"equals-ignore-case": "ws#1"}]}}}}, True),
-        ({"dynamodb": {"Keys": {"pk": {"S": [{"wildcard": "WS*1"}]}}}}, True),
-        ({"dynamodb": {"NewImage": {"type": [{"exists": True}]}}}, True),
-        ({"dynamodb": {"NewImage": {"missing": [{"exists": False}]}}}, True),
-        ({"dynamodb": {"OldImage": {"type": [{"exists": False}]}}}, True),  # no OldImage at all
-        ({"dynamodb": {"OldImage": {"type": [{"exists": True}]}}}, False),
-        ({"eventName": [{"anything-but": ["REMOVE"]}]}, True),
-        ({"eventName": [{"anything-but": "INSERT"}]}, False),
-        ({"eventName": [{"anything-but": {"prefix": "INS"}}]}, False),
-        ({"dynamodb": {"NewImage": {"score": {"N": [{"numeric": [">", 5, "<=", 9]}]}}}}, True),
-        ({"dynamodb": {"NewImage": {"score": {"N": [{"numeric": ["<", 5]}]}}}}, False),
-        ({"dynamodb": {"NewImage": {"tags": {"SS": ["b"]}}}}, True),  # any element of an array
-        ({"dynamodb": {"NewImage": {"ok": {"BOOL": [True]}}}}, True),
-        ({"dynamodb": {"NewImage": {"ok": {"BOOL": [1]}}}}, False),
+        (_change("INSERT", {"type": "feedback"}), True),
+        (_change("INSERT", {"type": "nps_review"}), True),
+        (_change("INSERT", {"type": "tracker"}), False),
+        (_change("MODIFY", {"type": "feedback"}, {"type": "feedback"}), False),
+        (_change("REMOVE", None, {"type": "feedback"}), False),
     ],
 )
-def test_filter_patterns(pattern: dict[str, Any], expected: bool):
-    assert matches(pattern, RECORD) is expected
+def test_the_aggregators_filter(record: dict[str, Any], expected: bool):
+    assert matches_filters(_template_filters()["AggregatorFunction"], record) is expected
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (_change("MODIFY", {"type": "tracker", "status": "completed"}, {"type": "tracker", "status": "sent"}), True),
+        (_change("MODIFY", {"type": "tracker", "status": "completed"}, {"status": "completed"}), False),  # again
+        (_change("MODIFY", {"type": "tracker", "status": "sent"}, {"status": "pending"}), False),
+        (_change("MODIFY", {"type": "feedback", "status": "completed"}, {"status": "sent"}), False),
+        (_change("INSERT", {"type": "tracker", "status": "completed"}), False),
+    ],
+)
+def test_the_completion_filter(record: dict[str, Any], expected: bool):
+    assert matches_filters(_template_filters()["IntegrationEventsFunction"], record) is expected
 
 
 def test_filters_are_or_ed_and_none_keeps_everything():
-    assert matches_filters((), RECORD)
-    assert matches_filters(({"eventName": ["REMOVE"]}, {"eventName": ["INSERT"]}), RECORD)
-    assert not matches_filters(({"eventName": ["REMOVE"]},), RECORD)
+    record = _change("INSERT", {"type": "feedback"})
+    assert matches_filters((), record)
+    assert matches_filters(({"eventName": ["REMOVE"]}, {"eventName": ["INSERT"]}), record)
+    assert not matches_filters(({"eventName": ["REMOVE"]},), record)
 
 
 # ====================================================================== streams
@@ -601,14 +931,19 @@ class Recorder:
 
     def __init__(self, *answers: Any) -> None:
         self.batches: list[list[str]] = []
+        self.records: list[list[dict[str, Any]]] = []
         self.answers = list(answers)
 
     def __call__(self, _function: str, event: dict[str, Any]) -> Any:
         self.batches.append([r["dynamodb"]["SequenceNumber"] for r in event["Records"]])
+        self.records.append(event["Records"])
         answer = self.answers.pop(0) if self.answers else None
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    def keys(self) -> list[list[str]]:
+        return [[r["dynamodb"]["Keys"]["pk"]["S"] for r in batch] for batch in self.records]
 
 
 def test_mapping_filters_and_batches():
@@ -683,50 +1018,101 @@ def test_bisect_halves_a_failing_batch():
     assert fn.batches[:3] == [["1", "2", "3", "4"], ["1", "2"], ["3", "4"]]
 
 
-def test_poller_delivers_table_changes_from_latest(aws):
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    table = create_table_from_template(ddb, "stream-test")
-    ddb.put_item(TableName="stream-test", Item={"pk": {"S": "old"}, "sk": {"S": "x"}, "type": {"S": "feedback"}})
-    fn = Recorder()
-    event = StreamEvent(
-        "S", "Table", filters=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["feedback"]}}}},)
+# ====================================================================== DynamoDB Local
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBLocal]:
+    engine = DynamoDBLocal(tmp_path_factory.mktemp("dynamodb-local"), free_port()).start()
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+def _local(engine: DynamoDBLocal, service: str = "dynamodb") -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=engine.url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
     )
-    writes = [0]
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    poller = StreamPoller(streams, table["LatestStreamArn"], [Mapping("Fn", event, fn)], writes=lambda: writes[0])
+
+
+def _item(pk: str, kind: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": "x"}, "type": {"S": kind}}
+
+
+def _poll_until(poller: StreamPoller, count: int, timeout: float = 15) -> int:
+    fetched, deadline = 0, time.monotonic() + timeout
+    while fetched < count and time.monotonic() < deadline:
+        fetched += poller.poll_once()
+        time.sleep(0.05)
+    return fetched
+
+
+def test_ensure_table_creates_the_templates_table_once_and_keeps_its_data(dynamodb_local, capsys):
+    ddb, tpl = _local(dynamodb_local), load_template()
+    table = ensure_table(ddb, tpl, "ensure-test")
+    expected = tpl.table_create_kwargs("ensure-test")
+    assert table["KeySchema"] == expected["KeySchema"]
+    indexes = {i["IndexName"]: i["KeySchema"] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes == {i["IndexName"]: i["KeySchema"] for i in expected["GlobalSecondaryIndexes"]}
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["LatestStreamArn"]
+    ttl = ddb.describe_time_to_live(TableName="ensure-test")["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expiresAtEpoch"
+
+    ddb.put_item(TableName="ensure-test", Item=_item("kept", "feedback"))
+    again = ensure_table(ddb, tpl, "ensure-test")
+    assert again["CreationDateTime"] == table["CreationDateTime"]
+    assert ddb.get_item(TableName="ensure-test", Key={"pk": {"S": "kept"}, "sk": {"S": "x"}})["Item"]["type"] == {
+        "S": "feedback"
+    }
+    assert ddb.list_tables()["TableNames"].count("ensure-test") == 1
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_ensure_table_warns_when_the_stored_table_differs_from_the_template(dynamodb_local, capsys):
+    ddb = _local(dynamodb_local)
+    kwargs = load_template().table_create_kwargs("stale-test")
+    kwargs.pop("GlobalSecondaryIndexes")
+    keys = {k["AttributeName"] for k in kwargs["KeySchema"]}
+    kwargs["AttributeDefinitions"] = [a for a in kwargs["AttributeDefinitions"] if a["AttributeName"] in keys]
+    ddb.create_table(**kwargs)
+    table = ensure_table(ddb, load_template(), "stale-test")
+    assert "GlobalSecondaryIndexes" not in table  # kept as it is
+    err = capsys.readouterr().err
+    assert "warning: the stored table stale-test has indexes []" in err and "template.yaml" in err
+
+
+def test_the_poller_delivers_table_changes_from_latest(dynamodb_local):
+    ddb = _local(dynamodb_local)
+    table = ensure_table(ddb, load_template(), "stream-test")
+    ddb.put_item(TableName="stream-test", Item=_item("before", "feedback"))  # before the poller opens
+    fn = Recorder()
+    event = StreamEvent("Stream", "Table", filters=_template_filters()["AggregatorFunction"])
+    streams = _local(dynamodb_local, "dynamodbstreams")
+    poller = StreamPoller(streams, table["LatestStreamArn"], [Mapping("Fn", event, fn)], REGION)
     poller.open()
-    for pk, kind in (("a", "feedback"), ("b", "other"), ("c", "feedback")):
-        ddb.put_item(TableName="stream-test", Item={"pk": {"S": pk}, "sk": {"S": "x"}, "type": {"S": kind}})
+    for pk, kind in (("a", "feedback"), ("b", "tracker"), ("c", "nps_review")):
+        ddb.put_item(TableName="stream-test", Item=_item(pk, kind))
     ddb.delete_item(TableName="stream-test", Key={"pk": {"S": "a"}, "sk": {"S": "x"}})
 
-    assert poller.poll_once() == 4
-    assert len(fn.batches) == 1
+    assert _poll_until(poller, 4) == 4  # three inserts and a delete; not the item written before
+    assert fn.keys() == [["a", "c"]]  # the template's filter: inserted feedback and NPS reviews
+    record = fn.records[0][0]
+    assert (record["eventName"], record["eventSource"], record["awsRegion"]) == ("INSERT", "aws:dynamodb", REGION)
+    assert record["eventSourceARN"] == table["LatestStreamArn"]
+    assert record["dynamodb"]["NewImage"]["type"] == {"S": "feedback"}
+    assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+    json.dumps(fn.records)
+
     assert poller.poll_once() == 0  # nothing new
-    writes[0] += 1
-    ddb.put_item(TableName="stream-test", Item={"pk": {"S": "d"}, "sk": {"S": "x"}, "type": {"S": "feedback"}})
-    assert poller.poll_once() == 1
-    assert len(fn.batches) == 2
-
-
-def test_poller_skips_get_records_while_nothing_was_written(aws):
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    table = create_table_from_template(ddb, "quiet-test")
-    calls = []
-
-    class Streams:
-        def __init__(self) -> None:
-            self.real = boto3.client("dynamodbstreams", region_name=REGION)
-
-        def __getattr__(self, name: str) -> Any:
-            calls.append(name)
-            return getattr(self.real, name)
-
-    poller = StreamPoller(Streams(), table["LatestStreamArn"], [], writes=lambda: 7)
-    poller.open()
-    poller.poll_once()
-    poller.poll_once()
-    poller.poll_once()
-    assert calls.count("get_records") == 1
+    ddb.put_item(TableName="stream-test", Item=_item("d", "feedback"))
+    assert _poll_until(poller, 1) == 1
+    assert fn.keys() == [["a", "c"], ["d"]]
 
 
 # ====================================================================== schedules
@@ -737,23 +1123,14 @@ def test_rates():
     assert rate_seconds("rate(5 minutes)") == 300
     assert rate_seconds("rate(2 hours)") == 7200
     assert rate_seconds("rate(1 day)") == 86400
-    assert rate_seconds("cron(0 3 * * ? *)") is None
+    for expression in ("cron(0 3 * * ? *)", "rate(0 minutes)", "rate(5 weeks)"):
+        with pytest.raises(ValueError, match="rate"):
+            rate_seconds(expression)
 
 
-def test_cron_next_firing():
-    at = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)  # a Monday
-    assert Cron.parse("cron(0 3 * * ? *)").next_after(at) == datetime(2024, 1, 2, 3, 0, tzinfo=UTC)
-    assert Cron.parse("cron(0/15 * * * ? *)").next_after(at) == datetime(2024, 1, 1, 12, 15, tzinfo=UTC)
-    assert Cron.parse("cron(30 9 ? * SAT,SUN *)").next_after(at) == datetime(2024, 1, 6, 9, 30, tzinfo=UTC)
-    assert Cron.parse("cron(0 8 1 JAN-MAR ? *)").next_after(at) == datetime(2024, 2, 1, 8, 0, tzinfo=UTC)
-    paris = Cron.parse("cron(0 9 * * ? *)", "Europe/Paris")
-    assert paris.next_after(at) == datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
-
-
-def test_unsupported_cron_fires_every_minute_and_override_wins():
+def test_the_override_replaces_every_rate():
     at = datetime(2024, 1, 1, tzinfo=UTC)
-    every_minute = Timer("Fn", ScheduleEvent("E", "cron(0 0 L * ? *)"))
-    assert (every_minute.next_after(at) - at).total_seconds() == 60
+    assert (Timer("Fn", ScheduleEvent("E", "rate(5 minutes)")).next_after(at) - at).total_seconds() == 300
     fast = Timer("Fn", ScheduleEvent("E", "rate(1 day)"), override_seconds=2)
     assert (fast.next_after(at) - at).total_seconds() == 2
 
@@ -784,75 +1161,32 @@ def test_scheduler_fires_due_timers():
     assert scheduler.fire_due(background=False) == []
 
 
-# ====================================================================== stack
+# ====================================================================== resources and environment
 
 
-def test_snapshot_round_trip(aws, tmp_path: Path):
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    create_table_from_template(ddb, "snap")
-    items = [
-        {
-            "pk": {"S": f"P{i}"},
-            "sk": {"S": "S"},
-            "n": {"N": str(i)},
-            "b": {"B": bytes([i, 255])},
-            "m": {"M": {"l": {"L": [{"S": "x"}, {"BS": [b"\x01"]}]}}},
-            "ss": {"SS": ["a", "b"]},
-        }
-        for i in range(30)
-    ]
-    for item in items:
-        ddb.put_item(TableName="snap", Item=item)
-    path = tmp_path / "snap.json"
-    assert save_snapshot(ddb, "snap", path) == 30
-    ddb.delete_table(TableName="snap")
-    create_table_from_template(ddb, "snap")
-    assert restore_snapshot(ddb, "snap", path) == 30
-    restored = ddb.scan(TableName="snap")["Items"]
-    key = lambda i: i["pk"]["S"]  # noqa: E731
-    assert sorted(restored, key=key) == sorted(items, key=key)
-    assert restore_snapshot(ddb, "snap", tmp_path / "missing.json") == 0
-
-
-def test_moto_server_makes_conditional_writes_atomic(aws):
-    moto = MotoServer(0).start()
-    try:
-        ddb = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto.url)
-        name = "race-" + uuid.uuid4().hex[:8]
-        ddb.create_table(
-            TableName=name,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        before = moto.writes
-
-        def put(i: int) -> bool:
-            try:
-                ddb.put_item(
-                    TableName=name,
-                    Item={"pk": {"S": "one"}, "by": {"N": str(i)}},
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-                return True
-            except ddb.exceptions.ConditionalCheckFailedException:
-                return False
-
-        with ThreadPoolExecutor(10) as ex:
-            assert sum(ex.map(put, range(30))) == 1
-        assert moto.writes == before + 30
-    finally:
-        moto.stop()
-
-
-def test_configure_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_function_environments(tmp_path: Path):
     tpl = _fake_template(tmp_path)
-    for key in ("TABLE_NAME", "LOG_LEVEL", "PUBLIC_BASE_URL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("LOG_LEVEL", "DEBUG")  # exported: wins over the template
-    applied = configure_environment(tpl, "http://127.0.0.1:3999", "local-table")
-    assert applied == {"TABLE_NAME": "local-table", "LOG_LEVEL": "DEBUG", "PUBLIC_BASE_URL": "http://127.0.0.1:3999"}
-    assert os.environ["TABLE_NAME"] == "local-table"
+    aws = local_aws_env("http://moto", "http://ddb", REGION)
+    base = {"PATH": "/bin", "AWS_PROFILE": "dev", "AWS_ENDPOINT_URL_SQS": "http://x", "TABLE_NAME": "from-shell"}
+    envs = function_environments(tpl, base, aws, {"LOG_LEVEL": "DEBUG", "UNRELATED": "1"})
+    env = envs["Fn"]
+    assert env["PATH"] == "/bin"
+    assert "AWS_PROFILE" not in env and "AWS_ENDPOINT_URL_SQS" not in env  # the developer's AWS settings
+    assert env["LOG_LEVEL"] == "DEBUG"  # exported: wins over the template
+    assert env["TABLE_NAME"] == "revisit"  # the template's, not the shell's
+    assert "UNRELATED" not in env
+    assert env["AWS_ENDPOINT_URL"] == "http://moto"
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"] == env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] == "http://ddb"
+    assert set(envs) == {"Fn", "Long", "Ticker"}
+
+
+def test_use_local_aws_overrides_the_developers_settings(environ):
+    os.environ.update(AWS_PROFILE="prod", AWS_ENDPOINT_URL_SQS="https://sqs.example", AWS_REGION="eu-west-3")
+    use_local_aws("http://127.0.0.1:5000", REGION, "http://127.0.0.1:8000")
+    assert "AWS_PROFILE" not in os.environ and "AWS_ENDPOINT_URL_SQS" not in os.environ
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
+    assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:8000"
+    assert os.environ["AWS_REGION"] == REGION
 
 
 def test_resources_are_created_and_referenced(aws, tmp_path: Path):
@@ -860,7 +1194,6 @@ def test_resources_are_created_and_referenced(aws, tmp_path: Path):
         tmp_path,
         """\
         Dlq: {Type: AWS::SQS::Queue}
-        Topic: {Type: AWS::SNS::Topic}
         Key:
           Type: AWS::SecretsManager::Secret
           Properties: {GenerateSecretString: {PasswordLength: 20, ExcludePunctuation: true}}
@@ -870,24 +1203,24 @@ def test_resources_are_created_and_referenced(aws, tmp_path: Path):
             CodeUri: functions/fn
             Handler: app.lambda_handler
             Environment:
-              Variables: {KEY_ARN: !Ref Key, DLQ_URL: !Ref Dlq, DLQ_ARN: !GetAtt Dlq.Arn, TOPIC: !Ref Topic}
+              Variables: {KEY_ARN: !Ref Key, DLQ_URL: !Ref Dlq, DLQ_ARN: !GetAtt Dlq.Arn}
         """,
     )
-    tpl = load_template(path)
-    create_resources(tpl, tmp_path / "data")
-    env = tpl.functions[0].env
-    secret = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=env["KEY_ARN"])
-    assert len(secret["SecretString"]) == 20 and secret["SecretString"].isalnum()
-    assert env["DLQ_ARN"].startswith("arn:aws:sqs:")
-    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=env["DLQ_URL"], MessageBody="x")
-    assert env["TOPIC"].startswith("arn:aws:sns:")
+    moto = MotoServer(0).start()
+    try:
+        client = lambda service: boto3.client(service, region_name=REGION, endpoint_url=moto.url)  # noqa: E731
+        tpl = load_template(path)
+        create_resources(tpl, tmp_path / "data", moto.url, REGION)
+        env = tpl.functions[0].env
+        secret = client("secretsmanager").get_secret_value(SecretId=env["KEY_ARN"])
+        assert len(secret["SecretString"]) == 20 and secret["SecretString"].isalnum()
+        assert env["DLQ_ARN"].startswith("arn:aws:sqs:")
+        client("sqs").send_message(QueueUrl=env["DLQ_URL"], MessageBody="x")
 
-    again = load_template(path)
-    boto3.client("secretsmanager", region_name=REGION).delete_secret(
-        SecretId=env["KEY_ARN"], ForceDeleteWithoutRecovery=True
-    )
-    create_resources(again, tmp_path / "data")
-    same = boto3.client("secretsmanager", region_name=REGION).get_secret_value(
-        SecretId=again.functions[0].env["KEY_ARN"]
-    )
-    assert same["SecretString"] == secret["SecretString"]  # kept across restarts
+        again = load_template(path)
+        client("secretsmanager").delete_secret(SecretId=env["KEY_ARN"], ForceDeleteWithoutRecovery=True)
+        create_resources(again, tmp_path / "data", moto.url, REGION)
+        same = client("secretsmanager").get_secret_value(SecretId=again.functions[0].env["KEY_ARN"])
+        assert same["SecretString"] == secret["SecretString"]  # kept across restarts
+    finally:
+        moto.stop()
