@@ -53,10 +53,10 @@ def get_registry(workspace_id: str, key_id: str) -> dict[str, Any] | None:
 
 def revoke(workspace_id: str, key_id: str, secret_hash: str, revoked_at: str) -> None:
     """Mark both items revoked in one transaction; AlreadyRevoked if it was revoked already."""
-    update = {
-        "UpdateExpression": "SET revokedAt = :t",
-        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
-        "ExpressionAttributeValues": {":t": table.value(revoked_at)},
-    }
-    both = [keys.key_registry(workspace_id, key_id), keys.credential(secret_hash)]
-    table.update_together(both, update, failures=[AlreadyRevoked, AlreadyRevoked])
+    table.update_together(
+        [keys.key_registry(workspace_id, key_id), keys.credential(secret_hash)],
+        "SET revokedAt = :t",
+        condition="attribute_exists(pk) AND attribute_not_exists(revokedAt)",
+        values={":t": table.value(revoked_at)},
+        failures=[AlreadyRevoked, AlreadyRevoked],
+    )

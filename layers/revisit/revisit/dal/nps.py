@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from revisit.dal import cursors, keys, table
@@ -75,29 +76,26 @@ def put_review(review: dict[str, Any]) -> None:
     table.put_new(item, AlreadyExists)
 
 
-def reviews_page(
-    workspace_id: str,
-    store_slug: str,
-    from_ts: str | None,
-    to_ts: str | None,
-    channel: str | None,
-    category: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
+@dataclass(frozen=True)
+class ReviewQuery:
+    workspace_id: str
+    store_slug: str
+    from_ts: str | None = None  # inclusive, ISO
+    to_ts: str | None = None  # inclusive, ISO
+    channel: str | None = None
+    category: str | None = None
+
+
+def reviews_page(q: ReviewQuery, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """Oldest first, ``limit`` at most, with a cursor to the next page (None at the end)."""
+    ws, store, channel, category = q.workspace_id, q.store_slug, q.channel, q.category
     if channel:
-        index, pk_attr, sk_attr, pk = "gsi1", "gsi1pk", "gsi1sk", keys.nps_channel_pk(workspace_id, store_slug, channel)
+        index, pk_attr, sk_attr, pk = keys.GSI1, "gsi1pk", "gsi1sk", keys.nps_channel_pk(ws, store, channel)
     elif category:
-        index, pk_attr, sk_attr, pk = (
-            "gsi2",
-            "gsi2pk",
-            "gsi2sk",
-            keys.nps_category_pk(workspace_id, store_slug, category),
-        )
+        index, pk_attr, sk_attr, pk = keys.GSI2, "gsi2pk", "gsi2sk", keys.nps_category_pk(ws, store, category)
     else:
-        index, pk_attr, sk_attr, pk = None, keys.PK, keys.SK, keys.nps_store_pk(workspace_id, store_slug)
-    lo, hi = table.time_bounds(from_ts, to_ts)
+        index, pk_attr, sk_attr, pk = None, keys.PK, keys.SK, keys.nps_store_pk(ws, store)
+    lo, hi = table.time_bounds(q.from_ts, q.to_ts)
     req = table.range_query(pk_attr, sk_attr, pk, lo, hi, index=index)
     if channel and category:
         req["FilterExpression"] = "category = :cat"

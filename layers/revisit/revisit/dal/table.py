@@ -136,10 +136,21 @@ def update(
 
 
 def update_together(
-    item_keys: Sequence[dict[str, str]], update: dict[str, Any], failures: Sequence[Failure] = ()
+    item_keys: Sequence[dict[str, str]],
+    expression: str,
+    *,
+    condition: str,
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    failures: Sequence[Failure] = (),
 ) -> None:
-    """The same update (UpdateExpression, ConditionExpression, names, values) of several items,
-    in one transaction: they change together or not at all."""
+    """The same conditional update of several items, in one transaction: they change together or
+    not at all (a registry item and its look-up, a campaign and its token)."""
+    update: dict[str, Any] = {"UpdateExpression": expression, "ConditionExpression": condition}
+    if names:
+        update["ExpressionAttributeNames"] = names
+    if values:
+        update["ExpressionAttributeValues"] = values
     transact([{"Update": {"Key": serialize(key), **update}} for key in item_keys], failures)
 
 

@@ -92,13 +92,13 @@ def get_campaign(workspace_id: str, campaign_id: str) -> dict[str, Any] | None:
 
 
 def close_campaign(workspace_id: str, campaign_id: str, token_value: str, closed_at: str) -> None:
-    update = {
-        "UpdateExpression": "SET #s = :closed, closedAt = :t",
-        "ConditionExpression": "attribute_exists(pk)",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {":closed": table.value("closed"), ":t": table.value(closed_at)},
-    }
-    table.update_together([keys.campaign(workspace_id, campaign_id), keys.token(token_value)], update)
+    table.update_together(
+        [keys.campaign(workspace_id, campaign_id), keys.token(token_value)],
+        "SET #s = :closed, closedAt = :t",
+        condition="attribute_exists(pk)",
+        names={"#s": "status"},
+        values={":closed": table.value("closed"), ":t": table.value(closed_at)},
+    )
 
 
 def consume_op(token: dict[str, Any], feedback_id: str, now_iso: str, now_epoch: int) -> dict[str, Any]:

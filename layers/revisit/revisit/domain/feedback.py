@@ -14,17 +14,12 @@ from revisit.errors import field_error
 
 MAX_EVALUATED_PER_PAGE = 2_000
 EXPORT_MAX_BYTES = 5_000_000  # Lambda's synchronous response limit is 6 MB; keep a margin.
+# The export's columns: the time first, then every public field but the workspace (one per export)
+# and the payload (spread into payload.<key> columns).
 BASE_COLUMNS = (
     "id",
     "createdAt",
-    "storeSlug",
-    "rating",
-    "comment",
-    "civ",
-    "orderId",
-    "source",
-    "tokenKind",
-    "campaignId",
+    *(f for f in dal.PUBLIC_FIELDS if f not in ("id", "createdAt", "workspaceId", "payload")),
 )
 _FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 

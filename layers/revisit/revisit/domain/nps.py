@@ -160,9 +160,8 @@ def list_reviews(
     shop, _, _ = _config(shop_id)
     _authorise(shop_id, shop, shop_secret, None)
     try:
-        items, next_cursor = dal.reviews_page(
-            shop["workspaceId"], shop["slug"], from_ts, to_ts, channel, category, limit, cursor
-        )
+        query = dal.ReviewQuery(shop["workspaceId"], shop["slug"], from_ts, to_ts, channel, category)
+        items, next_cursor = dal.reviews_page(query, limit, cursor)
     except BadCursor as exc:
         raise field_error("cursor", str(exc)) from None
     fields = ("id", "client", "rate", "channel", "category", "comment")

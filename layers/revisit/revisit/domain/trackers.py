@@ -16,17 +16,13 @@ from revisit.config import settings
 from revisit.dal import purchases as purchases_dal
 from revisit.dal import surveys as surveys_dal
 from revisit.dal import trackers as dal
+from revisit.dal.tracker_events import SEED_FIELDS  # the seed's tracker fields, also its events'
 from revisit.domain import tokens
 from revisit.domain.auth import Principal
 from revisit.domain.util import iso, new_id, now, parse_iso
 from revisit.errors import Conflict, NotFound, field_error
 
 STATUSES = ("scheduled", "ready", "sent", "opened", "completed", "expired", "failed", "cancelled")
-SEED_FIELDS = (
-    "id", "createdAt", "updatedAt", "surveyId", "surveyName", "sendAt", "sentAt", "resendAt", "resent",
-    "sendingIndex", "customerId", "purchaseId", "sendingType", "status", "link", "newReviewLink", "sentTo",
-    "switchedToSms", "clicks", "uniqueClicks",
-)  # fmt: skip
 MAX_OFFSET_ITEMS = 10_000
 
 
