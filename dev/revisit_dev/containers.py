@@ -65,7 +65,9 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
 
 
 class Container:
-    """One worker process of one function."""
+    """One worker process of one function. It ends when its request pipe closes, so also when the
+    stack's process dies (no PR_SET_PDEATHSIG here: that fires when the *thread* that started the
+    child ends, and containers are started from request threads)."""
 
     def __init__(self, fn: Function, env: Mapping[str, str], label: str) -> None:
         self.fn = fn
@@ -139,13 +141,16 @@ class Container:
         return self.process.poll() is None
 
     def close(self, kill: bool = False) -> None:
+        """End the worker: a closed request pipe ends its loop (``kill``: at once)."""
         for fd in (self._to_worker, self._from_worker):
             with contextlib.suppress(OSError):
-                os.close(fd)  # a closed request pipe ends the worker's loop
+                os.close(fd)
         if kill:
             self.process.kill()
+
+    def wait(self, timeout: float = 5) -> None:
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -199,12 +204,14 @@ class FunctionPool:
         with self._cond:
             if self._closed:
                 container.close()
+                container.wait()
                 return
             self._idle.append(container)
             self._cond.notify()
 
     def _discard(self, container: Container) -> None:
         container.close(kill=True)
+        container.wait()
         with self._cond:
             self._all.discard(container)
             self._cond.notify()
@@ -237,7 +244,8 @@ class FunctionPool:
             members = list(self._all)
         return sum(c.rss_bytes() for c in members)
 
-    def close(self) -> None:
+    def close(self) -> list[Container]:
+        """Stop taking invocations and close every container; returns them, to wait for."""
         with self._cond:
             self._closed = True
             members = list(self._all)
@@ -246,6 +254,7 @@ class FunctionPool:
             self._cond.notify_all()
         for container in members:
             container.close()
+        return members
 
 
 class Functions:
@@ -277,6 +286,9 @@ class Functions:
     def rss_bytes(self) -> int:
         return sum(p.rss_bytes() for p in self.pools.values())
 
-    def close(self) -> None:
-        for pool in self.pools.values():
-            pool.close()
+    def close(self, timeout: float = 5) -> None:
+        """Close every container at once, then wait for them (a straggler is killed)."""
+        closing = [c for pool in self.pools.values() for c in pool.close()]
+        deadline = time.monotonic() + timeout
+        for container in closing:
+            container.wait(max(0.1, deadline - time.monotonic()))

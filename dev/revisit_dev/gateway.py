@@ -235,6 +235,12 @@ class Gateway:
                     status, body = 200, handler(request)
                 except LookupError as exc:
                     status, body = 404, {"message": str(exc).strip("'")}
+                except ValueError as exc:  # e.g. a body that is not JSON
+                    status, body = 400, {"message": str(exc)}
+                except Exception as exc:  # the function failed: say how (revisit invoke prints it)
+                    log.error("%s %s failed: %s", request.method, request.path, exc)
+                    error_type = getattr(exc, "error_type", type(exc).__name__)
+                    status, body = 502, {"errorType": error_type, "message": getattr(exc, "message", str(exc))}
                 text = json.dumps(body, indent=2, default=str)
                 return Reply(status, [("Content-Type", "application/json")], text.encode())
         return None
