@@ -330,3 +330,53 @@ def test_sample_event_is_applied_once(table):
         "batchItemFailures": []
     }
     assert aggregate_state(table, "1042") == state
+
+
+def _emitted_metrics(out: str) -> dict[str, float]:
+    import json
+
+    found: dict[str, float] = {}
+    for line in out.splitlines():
+        if '"_aws"' in line:
+            doc = json.loads(line)
+            for directive in doc["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = doc[metric["Name"]]
+                    found[metric["Name"]] = found.get(metric["Name"], 0) + (
+                        sum(value) if isinstance(value, list) else value
+                    )
+    return found
+
+
+def test_each_batch_emits_its_record_outcomes_as_metrics(table, stream, capsys, monkeypatch):
+    from revisit.dal import analytics as dal
+
+    records = write_and_read(stream, [fb("C1", "2026-03-01T09:00:00.000Z", 5), fb(None, "2026-03-01T09:01:00Z", 2)])
+    capsys.readouterr()
+    assert invoke_aggregator(records) == {"batchItemFailures": []}
+    assert _emitted_metrics(capsys.readouterr().out) == {
+        "RecordsApplied": 2,
+        "RecordsDuplicate": 0,
+        "RecordsSkipped": 0,
+        "RecordsInvalid": 0,
+        "RecordsFailed": 0,
+    }
+    late = fb("C2", "2026-03-02T09:00:00.000Z", 4)
+    real = dal.apply
+
+    def throttled(change):
+        if change.record_id == late.id:
+            raise RuntimeError("throttled")
+        return real(change)
+
+    monkeypatch.setattr(dal, "apply", throttled)
+    (failing,) = write_and_read(stream, [late])
+    result = invoke_aggregator([*records, failing])
+    assert result == {"batchItemFailures": [{"itemIdentifier": failing["dynamodb"]["SequenceNumber"]}]}
+    assert _emitted_metrics(capsys.readouterr().out) == {
+        "RecordsApplied": 0,
+        "RecordsDuplicate": 2,
+        "RecordsSkipped": 0,
+        "RecordsInvalid": 0,
+        "RecordsFailed": 1,
+    }
