@@ -1,9 +1,10 @@
-"""POST /partners/purchases (idempotent on purchaseId) and POST /partners/unsubscribes (opt-out sync)."""
+"""POST /partners/purchases (idempotent per store and purchaseId; makes the trackers Revisit sends)
+and POST /partners/unsubscribes (opt-out sync)."""
 
 from revisit.domain import purchases, unsubscribes
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso
-from revisit.http.app import body, create_app, json_response, principal
+from revisit.http.app import base_url, body, create_app, json_response, principal
 from revisit.http.tracker_schemas import CreatePurchase, PartnerUnsubscribe
 from revisit.observability import logger
 
@@ -16,7 +17,7 @@ def record_purchase():
     req = body(app, CreatePurchase)
     spec = req.model_dump(mode="json", exclude_none=True)
     spec["purchasedAt"] = iso(req.purchasedAt)
-    purchase, created = purchases.record_purchase(partner, spec)
+    purchase, created = purchases.record_purchase(partner, spec, base_url(app))
     return json_response(201 if created else 200, purchase)
 
 

@@ -1,4 +1,4 @@
-"""POST /partners/survey-tracker/generate - trackers for every applicable survey of a purchase."""
+"""POST /partners/survey-tracker/generate - the external trackers of every applicable survey of a purchase."""
 
 from revisit.domain import trackers
 from revisit.domain.auth import Kind
@@ -13,7 +13,7 @@ app = create_app()
 def generate():
     partner = principal(app, Kind.PARTNER)
     req = body(app, Generate)
-    items, created = trackers.generate(partner, req.purchaseId, base_url(app))
+    items, created = trackers.generate(partner, req.purchaseId, base_url(app), req.storeSlug)
     return json_response(201 if created else 200, {"items": items, "created": created})
 
 

@@ -22,6 +22,7 @@ def list_trackers():
         iso_or_none(req.toSendAt),
         req.purchases,
         req.customers,
+        req.storeSlug,
     )
     return json_response(200, result)
 

@@ -11,7 +11,22 @@ from tests.support import api_event, invoke
 
 @pytest.fixture
 def shop(world):
+    """A shop that set up its own category and channels: its default ones (every new shop has a
+    category and a channel coded 'default', ids 1 and 2) deactivated."""
     owner = world.owner_headers()
+    for kind in ("categories", "channels"):
+        off = invoke(
+            "management",
+            api_event(
+                "PATCH",
+                f"/api/nps/{kind}/default",
+                resource="/api/nps/{kind}/{code}",
+                path_params={"kind": kind, "code": "default"},
+                body={"storeSlug": "downtown-coffee", "active": False},
+                headers=owner,
+            ),
+        )
+        assert off.status == 200, off.text
     for body in (
         {
             "storeSlug": "downtown-coffee",
@@ -65,7 +80,7 @@ def test_categories_and_channels_have_exactly_the_seed_fields(shop):
     assert cats.status == 200
     assert cats.json == [
         {
-            "id": 1,
+            "id": 3,
             "code": "category_id",
             "name": "After purchase",
             "promoter_question": "What did you love?",
@@ -77,7 +92,7 @@ def test_categories_and_channels_have_exactly_the_seed_fields(shop):
         }
     ]
     chans = get("/nps/channels", shop_id=shop.shop_id)
-    assert chans.json == [{"id": 3, "code": "channel_id", "name": "Email"}, {"id": 4, "code": "web", "name": "Website"}]
+    assert chans.json == [{"id": 5, "code": "channel_id", "name": "Email"}, {"id": 6, "code": "web", "name": "Website"}]
 
 
 def test_unknown_shop_is_404_and_missing_shop_id_is_404(shop):

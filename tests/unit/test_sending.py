@@ -13,7 +13,7 @@ from moto.sns import sns_backends
 
 from revisit.delivery import Delivery, default_adapters
 from tests.support import api_event, invoke
-from tests.unit.test_trackers import generate, owner, partner_headers, purchase
+from tests.unit.test_trackers import generate, list_, owner, partner_headers, purchase
 
 T = datetime.now(UTC).replace(microsecond=0)
 
@@ -58,8 +58,11 @@ def tracker_state(world, tracker_id):
 
 
 def one_tracker(world, purchase_id="P-1", **purchase_fields):
+    """The purchase's one tracker: recording the purchase makes those we send (part 5), generate
+    the external ones."""
     assert purchase(world, purchase_id, **purchase_fields).status in (200, 201)
-    [tracker] = generate(world, purchase_id).json["items"]
+    generate(world, purchase_id)
+    [tracker] = list_(world, {"purchases": [purchase_id]}).json["items"]
     return tracker
 
 

@@ -177,23 +177,29 @@ def test_bad_purchases(world, extra, field):
     assert any(d["field"] == field for d in reply.json["error"]["details"])
 
 
-def test_generate_creates_one_tracker_per_applicable_survey(world, surveys):
+def test_a_purchase_makes_the_trackers_we_send_and_generate_the_external_ones(world, surveys):
+    """Part 5 (behaviour change): generate answers external trackers only; email/sms/whatsapp
+    trackers come from recording the purchase (seed 001: "Fullwhere does not send external
+    survey trackers")."""
     purchase(world)
+    sent_by_us = list_(world, {"purchases": ["P-1"]}).json["items"]
+    assert {t["surveyName"] for t in sent_by_us} == {"After your visit", "Big baskets"}
     reply = generate(world)
     assert reply.status == 201
     items = reply.json["items"]
-    assert {t["surveyName"] for t in items} == {"After your visit", "Receipt QR", "Big baskets"}
-    for tracker in items:
+    assert [t["surveyName"] for t in items] == ["Receipt QR"]
+    for tracker in [*items, *sent_by_us]:
         assert set(tracker) == SEED_FIELDS
         assert tracker["purchaseId"] == "P-1" and tracker["customerId"] == "CUST-7891"
         assert tracker["sendingIndex"] == 0 and tracker["resent"] is False and tracker["switchedToSms"] is False
         assert tracker["clicks"] == 0 and tracker["uniqueClicks"] == 0 and tracker["sentAt"] is None
         assert tracker["sentTo"] is None and tracker["resendAt"] is None
-    email = next(t for t in items if t["sendingType"] == "email")
+    email = next(t for t in sent_by_us if t["sendingType"] == "email")
     assert email["status"] == "scheduled" and email["link"] is None
     assert email["newReviewLink"] == "https://g.page/r/downtown-coffee/review"
-    external = next(t for t in items if t["sendingType"] == "external")
+    [external] = items
     assert external["status"] == "ready" and external["link"].startswith("https://fb.example.com/r/tkn_")
+    assert list_(world, {"purchases": ["P-1"]}).json["total"] == 3
 
 
 def test_generate_again_returns_the_same_trackers(world, surveys):
@@ -378,7 +384,8 @@ def test_sample_events_walk_the_seed_flow(world, surveys):
     assert invoke("tracker_get", get_event).json["id"] == external["id"]
 
     listed = invoke("tracker_list", with_partner("tracker_list"))
-    assert listed.status == 200 and listed.json["total"] == len(generated.json["items"])
+    # the purchase's own trackers (we send them) and the generated external one
+    assert listed.status == 200 and listed.json["total"] == len(generated.json["items"]) + 1
 
     click_event = sample_event("click")
     token = external["link"].rsplit("/", 1)[1]

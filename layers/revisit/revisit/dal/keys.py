@@ -16,6 +16,7 @@ TYPE = "type"  # the item type: what a stream consumer filters on
 HIDDEN = (PK, SK, *INDEX_KEYS, TYPE)  # attributes the data layer never hands out
 TTL = "expiresAtEpoch"  # DynamoDB TTL (epoch seconds); on a one-time token also its expiry
 VALID_UNTIL = "validUntilEpoch"  # a campaign token's expiry (not TTL: its use count is history)
+CONTACT_UNTIL = "contactUntilEpoch"  # a tracker's raw contact counts as gone after this (epoch s)
 META = "META"
 
 
@@ -55,7 +56,13 @@ def token(token_value: str) -> dict[str, str]:
     return {PK: f"TOKEN#{token_value}", SK: META}
 
 
-def idempotency(workspace_id: str, key_hash: str) -> dict[str, str]:
+def idempotency(workspace_id: str, store_slug: str, key_hash: str) -> dict[str, str]:
+    """An Idempotency-Key's record, scoped to the store the request is for."""
+    return {PK: f"IDEM#{workspace_id}#{store_slug}#{key_hash}", SK: META}
+
+
+def legacy_idempotency(workspace_id: str, key_hash: str) -> dict[str, str]:
+    """The workspace-scoped key of before the store scoping (read by the migration only)."""
     return {PK: f"IDEM#{workspace_id}#{key_hash}", SK: META}
 
 
@@ -99,8 +106,19 @@ def survey_prefix() -> str:
     return "SURVEY#"
 
 
-def purchase(workspace_id: str, purchase_id: str) -> dict[str, str]:
+def purchase(workspace_id: str, store_slug: str, purchase_id: str) -> dict[str, str]:
+    """A purchase: its id is the store's (two stores may number their orders alike)."""
+    return {PK: f"PURCHASE#{workspace_id}#{store_slug}#{purchase_id}", SK: META}
+
+
+def legacy_purchase(workspace_id: str, purchase_id: str) -> dict[str, str]:
+    """The workspace-scoped key of before the store scoping (read by the migration only)."""
     return {PK: f"PURCHASE#{workspace_id}#{purchase_id}", SK: META}
+
+
+def purchase_id_pk(workspace_id: str, purchase_id: str) -> str:
+    """gsi1 of a purchase (sk: its store): the stores of a workspace that recorded this id."""
+    return f"PURCHASEID#{workspace_id}#{purchase_id}"
 
 
 def tracker(tracker_id: str) -> dict[str, str]:
@@ -211,6 +229,11 @@ def nps_category(shop_id: str, code: str) -> dict[str, str]:
 
 def nps_channel(shop_id: str, code: str) -> dict[str, str]:
     return {PK: nps_config_pk(shop_id), SK: f"CHAN#{code}"}
+
+
+def migration(migration_id: str) -> dict[str, str]:
+    """A migration's marker: its cursor while it runs, ``applied`` once done."""
+    return {PK: f"MIGRATION#{migration_id}", SK: META}
 
 
 def device(did: str) -> dict[str, str]:

@@ -58,12 +58,25 @@ def update_config(shop_id: str, kind: str, code: str, changes: dict[str, Any]) -
     return table.plain(updated)
 
 
+DEVICE_EXPIRES = "expiresEpoch"  # the record field a device's TTL attribute is read into
+
+
 def put_device(did: str, record: dict[str, Any]) -> None:
-    table.put_new({**keys.device(did), keys.TYPE: "device", **record})
+    """A device id; its ``expiresEpoch`` is stored as the TTL attribute (DynamoDB deletes it later)."""
+    fields = {k: v for k, v in record.items() if k != DEVICE_EXPIRES}
+    table.put_new({**keys.device(did), keys.TYPE: "device", **fields, keys.TTL: record[DEVICE_EXPIRES]})
 
 
 def get_device(did: str) -> dict[str, Any] | None:
-    return table.get_record(keys.device(did))
+    """The device record with its ``expiresEpoch`` (absent on a device of before expiry)."""
+    item = table.get(keys.device(did))
+    if not item:
+        return None
+    record = table.plain(item, (*keys.HIDDEN, keys.TTL))
+    assert record is not None
+    if item.get(keys.TTL) is not None:
+        record[DEVICE_EXPIRES] = item[keys.TTL]
+    return record
 
 
 def put_review(review: dict[str, Any]) -> None:

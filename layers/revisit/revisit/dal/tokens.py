@@ -52,7 +52,14 @@ def create(token: dict[str, Any], idempotency: tuple[str, dict[str, Any], int, i
     ]
     if idempotency:
         key_hash, record, now_epoch, expires_epoch = idempotency
-        idem = {**keys.idempotency(ws, key_hash), keys.TYPE: "idempotency", **record, keys.TTL: expires_epoch}
+        idem = {
+            **keys.idempotency(ws, token["storeSlug"], key_hash),
+            keys.TYPE: "idempotency",
+            "workspaceId": ws,
+            "storeSlug": token["storeSlug"],
+            **record,
+            keys.TTL: expires_epoch,
+        }
         items.append(
             {
                 "Put": {
@@ -65,9 +72,9 @@ def create(token: dict[str, Any], idempotency: tuple[str, dict[str, Any], int, i
     table.transact(items, failures=[UnknownStore, None, IdempotencyKeyReused])
 
 
-def get_idempotency(workspace_id: str, key_hash: str) -> dict[str, Any] | None:
-    """The first request's hash and response (``requestHash``, ``response``)."""
-    return table.plain(table.get(keys.idempotency(workspace_id, key_hash)), (*keys.HIDDEN, keys.TTL))
+def get_idempotency(workspace_id: str, store_slug: str, key_hash: str) -> dict[str, Any] | None:
+    """The first request's hash and response (``requestHash``, ``response``) for this store's key."""
+    return table.plain(table.get(keys.idempotency(workspace_id, store_slug, key_hash)), (*keys.HIDDEN, keys.TTL))
 
 
 def create_campaign(registry: dict[str, Any], token: dict[str, Any]) -> None:

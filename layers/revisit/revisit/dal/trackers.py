@@ -8,23 +8,50 @@
 | trackers of a purchase               | gsi2 TRKPUR#ws#purchase                                |
 | trackers of a customer               | gsi3 TRKCUS#ws#customer                                |
 | due sends (scheduler)                | gsi4 DUE, gsi4sk <= now (sparse)                       |
+
+A tracker's raw ``contact`` (email / phone / WhatsApp number) is kept only while a send is
+pending: it is removed when the tracker leaves the due index (last send or resend done, expired,
+failed, cancelled, completed), and a record's ``contactUntil`` (epoch seconds: the link's expiry)
+bounds it in any case - past it, a read hands out no contact, whatever is still stored.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from revisit.dal import keys, table
 from revisit.dal import tokens as tokens_dal
 from revisit.dal.errors import AlreadyExists, ConditionFailed
 
+CONTACT_UNTIL = "contactUntil"  # the record field stored as keys.CONTACT_UNTIL
+_GONE_WITH_THE_SENDS = ("contact", keys.CONTACT_UNTIL)  # removed once nothing is pending
+
+
+def _record(item: dict[str, Any] | None, now_epoch: float | None = None) -> dict[str, Any] | None:
+    """A stored tracker as a record; a contact past its time is left out (TTL-like, read side)."""
+    if not item:
+        return None
+    until = item.get(keys.CONTACT_UNTIL)
+    record = table.plain(item, (*keys.HIDDEN, keys.CONTACT_UNTIL))
+    assert record is not None
+    if until is not None:
+        if until <= (time.time() if now_epoch is None else now_epoch):
+            record.pop("contact", None)
+        else:
+            record[CONTACT_UNTIL] = until
+    return record
+
 
 def to_item(tracker: dict[str, Any], due_at: str | None) -> dict[str, Any]:
     ws, sort = tracker["workspaceId"], f"{tracker['sendAt']}#{tracker['id']}"
+    record = {k: v for k, v in tracker.items() if k != CONTACT_UNTIL}
+    if not tracker.get("contact"):
+        record.pop("contact", None)
     item = {
         **keys.tracker(tracker["id"]),
         keys.TYPE: "tracker",
-        **tracker,
+        **record,
         "gsi1pk": keys.tracker_workspace_pk(ws),
         "gsi1sk": sort,
         "gsi2pk": keys.tracker_purchase_pk(ws, tracker["purchaseId"]),
@@ -34,6 +61,8 @@ def to_item(tracker: dict[str, Any], due_at: str | None) -> dict[str, Any]:
     }
     if due_at:
         item["gsi4pk"], item["gsi4sk"] = keys.DUE_PK, f"{due_at}#{tracker['id']}"
+    if record.get("contact") and tracker.get(CONTACT_UNTIL) is not None:
+        item[keys.CONTACT_UNTIL] = tracker[CONTACT_UNTIL]
     return item
 
 
@@ -68,7 +97,7 @@ def existing_id(workspace_id: str, survey_id: str, purchase_id: str) -> str | No
 
 
 def get(tracker_id: str) -> dict[str, Any] | None:
-    return table.get_record(keys.tracker(tracker_id))
+    return _record(table.get(keys.tracker(tracker_id)))
 
 
 def _range_query(index: str, pk_value: str, from_ts: str | None, to_ts: str | None) -> dict[str, Any]:
@@ -92,7 +121,7 @@ def workspace_window(
     while True:
         req["Limit"] = count + 1 - len(out)
         resp = table.client.query(**req)
-        out.extend(table.plain(table.deserialize(i)) for i in resp.get("Items", []))
+        out.extend(_record(table.deserialize(i)) for i in resp.get("Items", []))
         last = resp.get("LastEvaluatedKey")
         if len(out) > count:
             return out[:count], True
@@ -103,21 +132,23 @@ def workspace_window(
 
 def by_purchase(workspace_id: str, purchase_id: str, from_ts: str | None, to_ts: str | None) -> list[dict[str, Any]]:
     pk = keys.tracker_purchase_pk(workspace_id, purchase_id)
-    return [table.plain(i) for i in table.query_all(**_range_query(keys.GSI2, pk, from_ts, to_ts))]
+    return [_record(i) for i in table.query_all(**_range_query(keys.GSI2, pk, from_ts, to_ts))]
 
 
 def by_customer(workspace_id: str, customer_id: str, from_ts: str | None, to_ts: str | None) -> list[dict[str, Any]]:
     pk = keys.tracker_customer_pk(workspace_id, customer_id)
-    return [table.plain(i) for i in table.query_all(**_range_query(keys.GSI3, pk, from_ts, to_ts))]
+    return [_record(i) for i in table.query_all(**_range_query(keys.GSI3, pk, from_ts, to_ts))]
 
 
 def completion_update(tracker_id: str, at: str) -> dict[str, Any]:
-    """The transaction item that marks a tracker completed and takes it off the due index."""
+    """The transaction item that marks a tracker completed and takes it off the due index (and
+    forgets its raw contact: nothing more is sent)."""
     return {
         "Update": {
             "TableName": table.TABLE,
             "Key": table.serialize(keys.tracker(tracker_id)),
-            "UpdateExpression": "SET #s = :done, completedAt = :at, updatedAt = :at REMOVE gsi4pk, gsi4sk",
+            "UpdateExpression": "SET #s = :done, completedAt = :at, updatedAt = :at "
+            f"REMOVE gsi4pk, gsi4sk, contact, {keys.CONTACT_UNTIL}",
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": {":done": table.value("completed"), ":at": table.value(at)},
@@ -220,19 +251,19 @@ def claim(tracker_id: str, seen_due: str, lease_until: str, now_iso: str) -> tup
         )
     except ConditionFailed:
         return None
-    return table.plain(claimed), lease
+    return _record(claimed), lease
 
 
 def settle(tracker_id: str, lease: str, changes: dict[str, Any], next_due: str | None) -> bool:
-    """Write a claimed tracker's new state and next due time (None = off the due index), only if
-    our lease is still current. False when the lease was lost (nothing written)."""
+    """Write a claimed tracker's new state and next due time (None = off the due index, and its raw
+    contact is forgotten), only if our lease is still current. False when the lease was lost."""
     values: dict[str, Any] = {":lease": table.value(lease)}
     sets, removes = [], []
     if next_due:
         sets.append("gsi4sk = :next")
         values[":next"] = table.value(_due_sort(next_due, tracker_id))
     else:
-        removes += ["gsi4pk", "gsi4sk"]
+        removes += ["gsi4pk", "gsi4sk", *_GONE_WITH_THE_SENDS]
     try:
         table.update_fields(
             keys.tracker(tracker_id), changes, condition="gsi4sk = :lease", sets=sets, removes=removes, values=values

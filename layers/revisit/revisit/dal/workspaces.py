@@ -25,16 +25,26 @@ def create_workspace(workspace_id: str, name: str, created_at: str) -> bool:
         return False
 
 
-def create_store(store: dict[str, Any]) -> None:
-    """Store and its shop-id look-up item in one transaction.
+def create_store(
+    store: dict[str, Any], category: dict[str, Any] | None = None, channel: dict[str, Any] | None = None
+) -> None:
+    """Store, its shop-id look-up item and the shop's first NPS category and channel (numbered
+    1 and 2 of the shop's sequence) in one transaction.
 
     UnknownWorkspace if the workspace does not exist; AlreadyExists if the slug is taken.
     """
-    ws, slug = store["workspaceId"], store["slug"]
+    ws, slug, shop_id = store["workspaceId"], store["slug"], store["shopId"]
     item = {**keys.store(ws, slug), **{k: store[k] for k in _STORE_FIELDS if k in store}}
-    shop = {**keys.shop(store["shopId"]), "workspaceId": ws, "slug": slug}
+    shop: dict[str, Any] = {**keys.shop(shop_id), "workspaceId": ws, "slug": slug}
+    extra = []
+    if category and channel:
+        shop.update(npsSeq=2, defaultCategory=category["code"], defaultChannel=channel["code"])
+        extra = [
+            table.put_new_op({**keys.nps_category(shop_id, category["code"]), keys.TYPE: "nps_category", **category}),
+            table.put_new_op({**keys.nps_channel(shop_id, channel["code"]), keys.TYPE: "nps_channel", **channel}),
+        ]
     table.transact(
-        [table.must_exist(keys.workspace(ws)), table.put_new_op(item), table.put_new_op(shop)],
+        [table.must_exist(keys.workspace(ws)), table.put_new_op(item), table.put_new_op(shop), *extra],
         failures=[UnknownWorkspace, AlreadyExists, AlreadyExists],
     )
 

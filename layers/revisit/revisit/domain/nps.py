@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from revisit import hashing
@@ -31,6 +32,7 @@ CATEGORY_FIELDS = (
 CHANNEL_FIELDS = ("id", "code", "name")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_REVIEWS_PER_REQUEST = 1000
+DEVICE_LIFETIME = timedelta(days=365)  # a did from /nps/init is unknown after this
 _CONFIG_CACHE_SECONDS = 30.0
 _config_cache = TtlCache(max_entries=512)
 
@@ -74,10 +76,14 @@ def active(shop_id: str, kind: str) -> list[dict[str, Any]]:
 
 
 def init_device(shop_id: str) -> dict[str, str]:
-    """A device id (long-lived) and a session id for a shop: the seed's 'Initialization'."""
+    """A device id (valid for DEVICE_LIFETIME) and a session id for a shop: the seed's
+    'Initialization'."""
     _config(shop_id)  # 404 for an unknown shop
     did = random_base62(10)
-    dal.put_device(did, {"shopId": shop_id, "createdAt": iso(now())})
+    at = now()
+    dal.put_device(
+        did, {"shopId": shop_id, "createdAt": iso(at), "expiresEpoch": int((at + DEVICE_LIFETIME).timestamp())}
+    )
     return {"status": "success", "did": did, "seance": random_base62(16)}
 
 
@@ -92,7 +98,8 @@ def _authorise(shop_id: str, shop: dict[str, Any], shop_secret: str | None, did:
             raise Forbidden("Failed authorization: shop_secret does not match shop_id.")
         return
     device = dal.get_device(did or "")
-    if device is None or device.get("shopId") != shop_id:
+    expired = device is not None and device.get("expiresEpoch", float("inf")) <= now().timestamp()
+    if device is None or expired or device.get("shopId") != shop_id:  # past its TTL = gone, deleted or not
         raise Forbidden("Failed authorization: unknown did for this shop.")
 
 
@@ -189,6 +196,12 @@ def add(principal: Principal, store_slug: str, kind: str, spec: dict[str, Any]) 
         ) from None
     _config_cache.pop(shop_id)
     return dict(record)
+
+
+def default_codes(shop_id: str) -> dict[str, str | None]:
+    """The codes of the category and channel a shop was created with (None for a shop of before)."""
+    shop, _, _ = _config(shop_id, fresh=True)
+    return {"defaultCategory": shop.get("defaultCategory"), "defaultChannel": shop.get("defaultChannel")}
 
 
 def list_config(principal: Principal, store_slug: str, kind: str) -> list[dict[str, Any]]:

@@ -150,9 +150,7 @@ def _process(
         claim.finish("expired", "SurveyExpired")
     elif not first and index > tracker.get("maxResends", 0):
         claim.finish(None, "SurveyResendsDone")
-    elif unsubscribes.is_unsubscribed(
-        tracker["workspaceId"], tracker["storeSlug"], tracker["customerId"], tracker.get("contact")
-    ):
+    elif unsubscribes.is_unsubscribed(tracker):
         claim.finish("cancelled", "SurveyCancelled", reason="unsubscribed")
     else:
         _send(claim, index, adapters, policy)

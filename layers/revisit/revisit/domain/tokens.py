@@ -79,7 +79,7 @@ def create_one_time(
     except UnknownStore:
         raise _unknown_store(store_slug) from None
     except IdempotencyKeyReused:
-        previous = dal.get_idempotency(principal.workspace_id, key_hash or "")
+        previous = dal.get_idempotency(principal.workspace_id, store_slug, key_hash or "")
     if previous is None or previous.get("requestHash") != request_fingerprint:
         raise Conflict(
             "This Idempotency-Key was already used with a different request.",

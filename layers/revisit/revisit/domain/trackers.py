@@ -1,6 +1,11 @@
 """Partner survey trackers (seed 001): generate, get and list (surveys, purchases and clicks
 have their own modules).
 
+Who makes which tracker: recording a purchase makes the trackers Revisit sends (email, sms,
+whatsapp) of every applicable survey (:func:`create_for_purchase`); ``generate`` makes the
+*external* ones only - the partner sends those links ("Fullwhere does not send external survey
+trackers"), so a partner that sends the external link never double-messages a customer.
+
 Tracker status (docs/trackers.md draws the state machine):
   scheduled -> sent -> opened -> completed        (we send: email, sms, whatsapp)
   ready     -> opened -> completed                (external: the partner sends the link)
@@ -17,13 +22,14 @@ from revisit.dal import purchases as purchases_dal
 from revisit.dal import surveys as surveys_dal
 from revisit.dal import trackers as dal
 from revisit.dal.tracker_events import SEED_FIELDS  # the seed's tracker fields, also its events'
-from revisit.domain import tokens
+from revisit.domain import tokens, unsubscribes
 from revisit.domain.auth import Principal
 from revisit.domain.util import iso, new_id, now, parse_iso
 from revisit.errors import Conflict, NotFound, field_error
 
 STATUSES = ("scheduled", "ready", "sent", "opened", "completed", "expired", "failed", "cancelled")
 MAX_OFFSET_ITEMS = 10_000
+CONTACT_FIELDS = ("email", "phone", "whatsapp")
 
 
 def applies(survey: dict[str, Any], purchase: dict[str, Any]) -> bool:
@@ -53,18 +59,56 @@ def _visible(principal: Principal, tracker: dict[str, Any] | None) -> bool:
     )
 
 
-def generate(principal: Principal, purchase_id: str, base_url: str) -> tuple[list[dict[str, Any]], int]:
-    """One tracker per applicable survey; an existing (survey, purchase) tracker is returned as is,
-    also when concurrent calls race (the uniqueness item decides). Returns (trackers, created)."""
-    purchase = purchases_dal.get(principal.workspace_id, purchase_id)
-    if purchase is None or not principal.can_access_store(purchase["storeSlug"]):
-        raise NotFound(
-            f"Purchase {purchase_id} does not exist.", [{"field": "purchaseId", "message": "unknown purchase"}]
-        )
-    surveys = [s for s in surveys_dal.list_for_workspace(principal.workspace_id) if applies(s, purchase)]
+def find_purchase(principal: Principal, purchase_id: str, store_slug: str | None) -> dict[str, Any]:
+    """The purchase a partner names by id. Purchase ids are the store's: a store-scoped key implies
+    its store; a workspace-scoped key may name it (``storeSlug``), else the id must be unambiguous
+    across the workspace's stores (400 naming storeSlug when two stores recorded it)."""
+    unknown = NotFound(
+        f"Purchase {purchase_id} does not exist.", [{"field": "purchaseId", "message": "unknown purchase"}]
+    )
+    if store_slug:
+        principal.require_store(store_slug)
+    store_slug = store_slug or principal.stores_visible()
+    if not store_slug:
+        stores = purchases_dal.stores_of(principal.workspace_id, purchase_id)
+        if not stores:
+            raise unknown
+        if len(stores) > 1:
+            raise field_error("storeSlug", f"purchase {purchase_id} was recorded by several stores: name the store")
+        store_slug = stores[0]
+    purchase = purchases_dal.get(principal.workspace_id, store_slug, purchase_id)
+    if purchase is None:
+        raise unknown
+    return purchase
+
+
+def generate(
+    principal: Principal, purchase_id: str, base_url: str, store_slug: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The purchase's *external* trackers: one per applicable external survey; an existing
+    (survey, purchase) tracker is returned as is, also when concurrent calls race (the uniqueness
+    item decides). Returns (trackers, created)."""
+    purchase = find_purchase(principal, purchase_id, store_slug)
+    return _ensure(principal, purchase, base_url, external=True)
+
+
+def create_for_purchase(principal: Principal, purchase: dict[str, Any], base_url: str) -> int:
+    """The trackers Revisit sends (email, sms, whatsapp) for a just recorded purchase, which still
+    carries its raw contact; idempotent (a replay of the purchase creates only what is missing)."""
+    return _ensure(principal, purchase, base_url, external=False)[1]
+
+
+def _ensure(
+    principal: Principal, purchase: dict[str, Any], base_url: str, external: bool
+) -> tuple[list[dict[str, Any]], int]:
+    surveys = [
+        s
+        for s in surveys_dal.list_for_workspace(principal.workspace_id)
+        if (s["sendingType"] == "external") == external and applies(s, purchase)
+    ]
     out, created = [], 0
     for survey in sorted(surveys, key=lambda s: s["createdAt"]):
-        existing = dal.existing_id(principal.workspace_id, survey["surveyId"], purchase_id)
+        existing = dal.existing_id(principal.workspace_id, survey["surveyId"], purchase["purchaseId"])
         tracker = dal.get(existing) if existing else None
         if tracker is None:
             tracker, made = _create(principal, survey, purchase, base_url)
@@ -109,9 +153,12 @@ def _create(principal: Principal, survey: dict[str, Any], purchase: dict[str, An
         "token": token_value,
         "linkExpiresAt": iso(expires),
         "maxResends": survey.get("maxResends", 0),
-        "contact": {k: purchase[k] for k in ("email", "phone", "whatsapp") if purchase.get(k)} or None,
         "resendDelayMinutes": survey.get("resendDelayMinutes"),
     }
+    contact = {k: purchase[k] for k in CONTACT_FIELDS if purchase.get(k)}
+    tracker["identities"] = purchase.get("identities") or [list(i) for i in unsubscribes.identities(None, contact)]
+    if contact and not external:  # kept only while sending needs it: at most until the link expires
+        tracker["contact"], tracker[dal.CONTACT_UNTIL] = contact, int(expires.timestamp())
     payload = {
         "orderId": purchase["purchaseId"],
         "purchaseId": purchase["purchaseId"],
@@ -147,12 +194,16 @@ def list_trackers(
     to_send_at: str | None,
     purchases: list[str] | None,
     customers: list[str] | None,
+    store_slug: str | None = None,
 ) -> dict[str, Any]:
     """Newest sendAt first. With purchases/customers the matching set is read through those
     indexes and ``total`` is exact; without them only the first page*limit (+1) are read and the
-    answer says ``hasMore`` (``total`` is null)."""
+    answer says ``hasMore`` (``total`` is null). Only the trackers of the key's store, or of
+    ``store_slug`` when given (a workspace-scoped key without it sees every store's)."""
     offset = (page - 1) * limit
-    store = principal.stores_visible()
+    if store_slug:
+        principal.require_store(store_slug)
+    store = store_slug or principal.stores_visible()
     ws = principal.workspace_id
     if purchases or customers:
         found: dict[str, dict[str, Any]] = {}

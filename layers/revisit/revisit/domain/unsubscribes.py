@@ -27,8 +27,15 @@ def identities(customer_id: str | None, contact: dict[str, Any] | None) -> list[
     return list(dict.fromkeys(out))
 
 
-def is_unsubscribed(workspace_id: str, store_slug: str, customer_id: str | None, contact: dict | None) -> bool:
-    return dal.any_of(workspace_id, store_slug, identities(customer_id, contact))
+def of_tracker(tracker: dict[str, Any]) -> list[tuple[str, str]]:
+    """A tracker's identities: its customer id, the keyed hashes recorded with it (they outlive
+    the raw contact) and those of a contact it still holds."""
+    stored = [(kind, value) for kind, value in tracker.get("identities") or []]
+    return list(dict.fromkeys([*identities(tracker.get("customerId"), tracker.get("contact")), *stored]))
+
+
+def is_unsubscribed(tracker: dict[str, Any]) -> bool:
+    return dal.any_of(tracker["workspaceId"], tracker["storeSlug"], of_tracker(tracker))
 
 
 def _record(workspace_id: str, store: str, ids: list[tuple[str, str]], source: str) -> None:
@@ -43,9 +50,7 @@ def by_token(token_value: str) -> dict[str, Any]:
     tracker = trackers_dal.get(token["trackerId"]) if token and token.get("trackerId") else None
     if tracker is None:
         raise NotFound("This link does not exist.", [{"field": "token", "message": "unknown token"}])
-    _record(
-        tracker["workspaceId"], tracker["storeSlug"], identities(tracker["customerId"], tracker.get("contact")), "link"
-    )
+    _record(tracker["workspaceId"], tracker["storeSlug"], of_tracker(tracker), "link")
     return {"storeSlug": tracker["storeSlug"]}
 
 

@@ -16,10 +16,12 @@ def now() -> datetime:
 
 
 def iso(dt: datetime) -> str:
-    """UTC timestamp with millisecond precision and a Z: sortable as a string (naive = UTC)."""
+    """UTC timestamp with millisecond precision and a Z: sortable as a string (naive = UTC). The
+    year always has four digits (``0001-01-01T...``; strftime's %Y gives ``1`` on Linux)."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    dt = dt.astimezone(UTC)
+    return f"{dt.year:04d}-" + dt.strftime("%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> datetime:

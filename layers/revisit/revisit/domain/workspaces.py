@@ -13,6 +13,21 @@ from revisit.domain.util import iso, now
 from revisit.errors import Conflict, NotFound, field_error
 
 WORKSPACE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Every new shop starts with one NPS category and one channel, so the seed's /nps/create works
+# at once (`revisit bootstrap` prints their codes); the owner renames, adds or deactivates them.
+DEFAULT_CATEGORY = {
+    "id": 1,
+    "code": "default",
+    "name": "Overall experience",
+    "promoter_question": "What did you like most?",
+    "promoter_success": "Thank you! We are glad you enjoyed it.",
+    "passive_question": "What could we do better?",
+    "passive_success": "Thank you for your feedback.",
+    "detractor_question": "What went wrong?",
+    "detractor_success": "Thank you for telling us; we will do better.",
+    "active": True,
+}
+DEFAULT_CHANNEL = {"id": 2, "code": "default", "name": "Default", "active": True}
 
 
 def ensure_workspace(workspace_id: str, name: str | None = None) -> bool:
@@ -31,8 +46,12 @@ def create_store(workspace_id: str, slug: str, name: str | None = None, timezone
         "shopId": secrets.token_hex(15),
         "createdAt": iso(now()),
     }
+    defaults = (
+        {**DEFAULT_CATEGORY, "createdAt": store["createdAt"]},
+        {**DEFAULT_CHANNEL, "createdAt": store["createdAt"]},
+    )
     try:
-        dal.create_store(store)
+        dal.create_store(store, *defaults)
     except UnknownWorkspace:
         raise NotFound(f"Workspace {workspace_id} does not exist.") from None
     except AlreadyExists:

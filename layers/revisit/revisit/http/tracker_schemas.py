@@ -89,6 +89,9 @@ class CreatePurchase(Strict):
 
 class Generate(Strict):
     purchaseId: Id
+    # Purchase ids are the store's: a store-scoped key implies it; a workspace-scoped key names the
+    # store when two of its stores recorded the same id (docs/trackers.md).
+    storeSlug: StoreSlug | None = None
 
 
 class TrackerQuery(BaseModel):
@@ -106,6 +109,7 @@ class ListTrackers(Strict):
     toSendAt: datetime | None = None
     purchases: IdList | None = None
     customers: IdList | None = None
+    storeSlug: StoreSlug | None = None  # only this store's trackers (a store-scoped key: its own)
 
     @field_validator("limit", "page", mode="before")
     @classmethod
