@@ -12,6 +12,7 @@ examples:
   revisit issue-key --workspace-id 1042 --kind api --store uptown
   revisit list-keys --workspace-id 1042
   revisit revoke-key --workspace-id 1042 --key-id key_...
+  revisit migrate --dry-run               (what the data migrations would change; then without --dry-run)
   revisit invoke SchedulerFunction        (local stack: send what is due now)
   revisit outbox                          (local stack: what was sent)
 """
@@ -131,6 +132,9 @@ def bootstrap(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
     store_api = _issue(ws, "api", slug, "bootstrap store api")
     partner = _issue(ws, "partner", slug, "bootstrap partner")
     shop = _issue(ws, "shop", slug, "bootstrap shop")
+    from revisit.domain import nps
+
+    defaults = nps.default_codes(shop["shopId"])  # the codes a fresh shop's /nps/create can use
     return {
         "workspaceId": ws,
         "storeSlug": slug,
@@ -141,6 +145,8 @@ def bootstrap(args: argparse.Namespace, base_url: str | None) -> dict[str, Any]:
         "partnerSecret": partner["apiSecret"],
         "shopId": shop["shopId"],
         "shopSecret": shop["shopSecret"],
+        "defaultCategory": defaults["defaultCategory"],
+        "defaultChannel": defaults["defaultChannel"],
         "baseUrl": base_url,
     }
 
@@ -154,6 +160,35 @@ def _print_bootstrap(out: dict[str, Any]) -> None:
         f"  curl -H 'Authorization: Bearer {out['ownerToken']}' -H 'x-workspace-id: {out['workspaceId']}' "
         f"{out['baseUrl'] or '<base url>'}/api/keys"
     )
+
+
+# ------------------------------------------------------------------ data migrations
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Apply the layer's data migrations (revisit.migrations) to the target table."""
+    if args.hash_secret_arn:
+        os.environ["HASH_SECRET_ARN"] = args.hash_secret_arn
+    elif not args.table and not os.environ.get("HASH_SECRET"):  # the local stack's generated secret
+        import boto3
+
+        names = boto3.client("secretsmanager").list_secrets().get("SecretList", [])
+        arn = next((s["ARN"] for s in names if s["Name"].endswith("HashingSecret")), None)
+        if arn:
+            os.environ["HASH_SECRET_ARN"] = arn
+    from revisit import migrations
+
+    def progress(outcome: Any) -> None:
+        print(
+            f"{outcome.id}: page {outcome.pages}, {outcome.scanned} scanned, "
+            f"{outcome.changed} {'to change' if args.dry_run else 'changed'}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    outcomes = migrations.run(dry_run=args.dry_run, only=args.only, page_size=args.page_size, progress=progress)
+    print(json.dumps({"dryRun": args.dry_run, "migrations": [o.as_dict() for o in outcomes]}, indent=2))
+    return 0
 
 
 # ------------------------------------------------------------------ the local stack's own endpoints
@@ -244,6 +279,14 @@ def _parser() -> argparse.ArgumentParser:
     workspace(p)
     p.add_argument("--key-id", required=True, help="the key's id (key_..., from list-keys)")
 
+    p = command("migrate", "apply the data migrations not applied yet (resumable; a second run changes nothing)")
+    p.add_argument("--dry-run", action="store_true", help="count what would change, write nothing")
+    p.add_argument("--only", metavar="ID", help="just this migration (e.g. 0001-purchases-by-store)")
+    p.add_argument("--page-size", type=int, default=100, help="items scanned per page (default: 100)")
+    p.add_argument(
+        "--hash-secret-arn", help="with --table: the stack's HashingSecret ARN (contacts become keyed hashes)"
+    )
+
     p = command("invoke", "the local stack only: run a function now and print its result")
     p.add_argument("function", metavar="LogicalId", help="the function's logical id in template.yaml")
     p.add_argument(
@@ -264,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             return _invoke(args, base_url)
         return _local_call(base_url, "GET", "/_local/outbox")
     base_url = _target(args)
+    if args.command == "migrate":
+        return _migrate(args)
 
     from botocore.exceptions import BotoCoreError, ClientError
 

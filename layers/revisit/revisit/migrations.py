@@ -1,0 +1,310 @@
+"""Migrations of stored data for existing deployments (`revisit migrate`).
+
+Each migration has an id and is recorded in a marker item (``MIGRATION#<id>``): while it runs the
+marker holds the scan cursor of the last page done, so an interrupted run resumes there; once the
+scan is through the marker says ``applied`` and later runs skip it. Items are changed with
+conditional writes on the shape they were read in, so a second run - or two runs at once -
+changes nothing twice. Migrations scan the table (request paths never do).
+
+| id                               | what                                                                   |
+|----------------------------------|------------------------------------------------------------------------|
+| 0001-purchases-by-store          | PURCHASE#ws#id -> PURCHASE#ws#store#id (+ gsi1 by id); raw email/phone |
+|                                  | -> keyed hashes; purchasedAt with a four-digit year                    |
+| 0002-idempotency-by-store        | unexpired IDEM#ws#hash -> IDEM#ws#store#hash                           |
+| 0003-tracker-contacts            | a tracker's raw contact: removed when nothing is pending, else bounded |
+|                                  | by its link's expiry; identity hashes kept                             |
+| 0004-device-ttl                  | DID# items get a TTL (createdAt + the device lifetime)                 |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from revisit import hashing
+from revisit.dal import keys, table
+from revisit.dal.errors import ConditionFailed
+
+DEVICE_LIFETIME_SECONDS = 365 * 86400  # revisit.domain.nps.DEVICE_LIFETIME
+_SHORT_YEAR = re.compile(r"^(\d{1,3})-")
+
+
+@dataclass
+class Migration:
+    id: str
+    description: str
+    prefix: str  # the pk prefix of the items it looks at
+    step: Callable[[dict[str, Any], bool], bool]  # (item as stored, dry run) -> changed (or would)
+
+
+@dataclass
+class Outcome:
+    id: str
+    status: str = "pending"  # applied now | already applied | dry run | interrupted
+    scanned: int = 0
+    changed: int = 0
+    pages: int = 0
+    resumed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "extra"} | self.extra
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _epoch(ts: str) -> int:
+    return int(datetime.fromisoformat(four_digit_year(ts).replace("Z", "+00:00")).timestamp())
+
+
+def four_digit_year(ts: str) -> str:
+    """``1-01-01T...`` (what strftime's %Y wrote for years below 1000) -> ``0001-01-01T...``."""
+    m = _SHORT_YEAR.match(ts)
+    return f"{int(m.group(1)):04d}-{ts[m.end() :]}" if m else ts
+
+
+def _identities(contact: dict[str, Any]) -> list[list[str]]:
+    """The keyed hashes opt-outs are matched against (revisit.domain.unsubscribes.identities)."""
+    out: list[list[str]] = []
+    if contact.get("email"):
+        out.append(["EMAIL", hashing.keyed_hash(str(contact["email"]).strip().lower())])
+    for name in ("phone", "whatsapp"):
+        if contact.get(name):
+            entry = ["PHONE", hashing.keyed_hash(str(contact[name]).strip())]
+            if entry not in out:
+                out.append(entry)
+    return out
+
+
+def _move(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Put ``new`` and delete ``old`` (as read) together. When ``new`` exists already (an earlier
+    or concurrent run, or the new code recorded it) only the old item goes; False when the old
+    one was gone already."""
+    old_key = {keys.PK: old[keys.PK], keys.SK: old[keys.SK]}
+    delete = {"Delete": {"Key": table.serialize(old_key), "ConditionExpression": "attribute_exists(pk)"}}
+    try:
+        table.transact([table.put_new_op(new), delete])
+        return True
+    except ConditionFailed as exc:
+        if exc.failed_at(1):
+            return False  # moved by another run
+    try:
+        table.client.delete_item(
+            TableName=table.TABLE, Key=table.serialize(old_key), ConditionExpression="attribute_exists(pk)"
+        )
+        return True
+    except table.client.exceptions.ConditionalCheckFailedException:
+        return False
+
+
+# ---------------------------------------------------------------- the migrations
+
+
+def _purchases(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "purchase" or item[keys.SK] != keys.META:
+        return False
+    ws, store, pid = item["workspaceId"], item["storeSlug"], item["purchaseId"]
+    if item[keys.PK] == keys.purchase(ws, store, pid)[keys.PK]:
+        return False  # the new shape
+    if dry_run:
+        return True
+    contact = {k: item[k] for k in ("email", "phone", "whatsapp") if item.get(k)}
+    record = {k: v for k, v in item.items() if k not in (keys.PK, keys.SK, *keys.INDEX_KEYS, *contact)}
+    record["identities"] = record.get("identities") or _identities(contact)
+    if record.get("purchasedAt"):
+        record["purchasedAt"] = four_digit_year(record["purchasedAt"])
+    new = {**record, **keys.purchase(ws, store, pid), "gsi1pk": keys.purchase_id_pk(ws, pid), "gsi1sk": store}
+    return _move(item, new)
+
+
+def _idempotency(item: dict[str, Any], dry_run: bool) -> bool:
+    parts = item[keys.PK].split("#")
+    if item.get(keys.TYPE) != "idempotency" or len(parts) != 3:
+        return False  # the new shape is IDEM#ws#store#hash
+    store = (item.get("response") or {}).get("storeSlug")
+    if not store or (item.get(keys.TTL) or 0) <= time.time():
+        return False  # expired (TTL deletes it) or nothing to scope it by
+    if dry_run:
+        return True
+    _, ws, key_hash = parts
+    record = {k: v for k, v in item.items() if k not in (keys.PK, keys.SK)}
+    new = {**record, **keys.idempotency(ws, store, key_hash), "workspaceId": ws, "storeSlug": store}
+    return _move(item, new)
+
+
+def _tracker_contacts(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "tracker" or not item.get("contact") or keys.CONTACT_UNTIL in item:
+        return False
+    if dry_run:
+        return True
+    key = {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
+    values = {":ids": table.value(item.get("identities") or _identities(item["contact"]))}
+    pending = "gsi4pk" in item and item.get("status") not in ("completed", "expired", "failed", "cancelled")
+    if pending and item.get("sendingType") != "external" and item.get("linkExpiresAt"):
+        expression = f"SET identities = :ids, {keys.CONTACT_UNTIL} = :until"
+        condition = f"attribute_exists(contact) AND attribute_not_exists({keys.CONTACT_UNTIL})"
+        values[":until"] = table.value(_epoch(item["linkExpiresAt"]))
+    else:
+        expression = "SET identities = :ids REMOVE contact"
+        condition = f"attribute_exists(contact) AND attribute_not_exists({keys.CONTACT_UNTIL})"
+    try:
+        table.update(key, expression, condition=condition, values=values)
+        return True
+    except ConditionFailed:
+        return False  # changed meanwhile (sent, settled, another run): nothing to do
+
+
+def _device_ttl(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "device" or keys.TTL in item:
+        return False
+    if dry_run:
+        return True
+    created = _epoch(item["createdAt"]) if item.get("createdAt") else int(time.time())
+    try:
+        table.update(
+            {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            f"SET {keys.TTL} = :ttl",
+            condition=f"attribute_exists(pk) AND attribute_not_exists({keys.TTL})",
+            values={":ttl": table.value(created + DEVICE_LIFETIME_SECONDS)},
+        )
+        return True
+    except ConditionFailed:
+        return False
+
+
+MIGRATIONS = (
+    Migration("0001-purchases-by-store", "purchases keyed by store; contact as keyed hashes", "PURCHASE#", _purchases),
+    Migration("0002-idempotency-by-store", "Idempotency-Key records keyed by store", "IDEM#", _idempotency),
+    Migration(
+        "0003-tracker-contacts", "a tracker's raw contact only while a send is pending", "TRACKER#", _tracker_contacts
+    ),
+    Migration("0004-device-ttl", "NPS device ids expire", "DID#", _device_ttl),
+)
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def _marker(migration_id: str) -> dict[str, Any] | None:
+    return table.get(keys.migration(migration_id))
+
+
+def _start(migration: Migration) -> None:
+    item = {**keys.migration(migration.id), keys.TYPE: "migration", "status": "running", "startedAt": _now()}
+    with contextlib.suppress(ConditionFailed):  # started before (interrupted) or by a concurrent run
+        table.put_new(item)
+
+
+def _advance(migration_id: str, seen: str | None, cursor: str | None, changed: int) -> bool:
+    """Record the page done: the cursor moves from ``seen`` to ``cursor`` (None = the scan is
+    through: applied). False when another run moved it first."""
+    values: dict[str, Any] = {":n": table.value(changed)}
+    if seen is None:
+        condition = "attribute_not_exists(#c) AND #s = :running"
+    else:
+        condition = "#c = :seen AND #s = :running"
+        values[":seen"] = table.value(seen)
+    values[":running"] = table.value("running")
+    if cursor is None:
+        expression = "SET #s = :applied, appliedAt = :at ADD changed :n REMOVE #c"
+        values[":applied"], values[":at"] = table.value("applied"), table.value(_now())
+    else:
+        expression = "SET #c = :cursor ADD changed :n"
+        values[":cursor"] = table.value(cursor)
+    try:
+        table.update(
+            keys.migration(migration_id),
+            expression,
+            condition=condition,
+            names={"#c": "cursor", "#s": "status"},
+            values=values,
+        )
+        return True
+    except ConditionFailed:
+        return False
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _scan_page(prefix: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "Limit": limit,
+        "ConsistentRead": True,
+        "FilterExpression": "begins_with(pk, :p)",
+        "ExpressionAttributeValues": {":p": table.value(prefix)},
+    }
+    if cursor:
+        req["ExclusiveStartKey"] = json.loads(cursor)
+    resp = table.client.scan(**req)
+    last = resp.get("LastEvaluatedKey")
+    return [table.deserialize(i) for i in resp.get("Items", [])], json.dumps(last, sort_keys=True) if last else None
+
+
+def status() -> list[dict[str, Any]]:
+    """Every migration and its marker's state."""
+    out = []
+    for m in MIGRATIONS:
+        marker = _marker(m.id) or {}
+        out.append({"id": m.id, "description": m.description, "status": marker.get("status", "pending")})
+    return out
+
+
+def run(
+    *,
+    dry_run: bool = False,
+    only: str | None = None,
+    page_size: int = 100,
+    progress: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Apply every migration not applied yet (or just ``only``), page by page, resuming an
+    interrupted one at its cursor. A dry run writes nothing and counts what would change."""
+    outcomes = []
+    for migration in MIGRATIONS:
+        if only and migration.id != only:
+            continue
+        outcome = Outcome(migration.id)
+        outcomes.append(outcome)
+        marker = _marker(migration.id)
+        if marker and marker.get("status") == "applied":
+            outcome.status = "already applied"
+            continue
+        if not dry_run:
+            _start(migration)
+            marker = _marker(migration.id) or {}
+        cursor = (marker or {}).get("cursor")
+        outcome.resumed = cursor is not None
+        while True:
+            items, next_cursor = _scan_page(migration.prefix, page_size, cursor)
+            changed = sum(1 for item in items if migration.step(item, dry_run))
+            outcome.scanned += len(items)
+            outcome.changed += changed
+            outcome.pages += 1
+            if progress:
+                progress(outcome)
+            if dry_run:
+                if next_cursor is None:
+                    outcome.status = "dry run"
+                    break
+                cursor = next_cursor
+                continue
+            if not _advance(migration.id, cursor, next_cursor, changed):
+                marker = _marker(migration.id) or {}
+                if marker.get("status") == "applied":  # a concurrent run finished it
+                    break
+                next_cursor = marker.get("cursor")  # a concurrent run is ahead: go on from there
+            if next_cursor is None:
+                break
+            cursor = next_cursor
+        if not dry_run:
+            outcome.status = "applied now"
+    return outcomes
