@@ -29,6 +29,10 @@ $(SAMVENV)/.installed:
 
 $(ENGINE): dev/engine/package-lock.json $(VENV)/.installed
 	$(BIN)/python -m revisit_dev.engine install
+	@# optional: Debian's eatmydata makes the local table's writes ~3x faster (docs/local-stack.md)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s libeatmydata1 >/dev/null 2>&1; then \
+		(apt-get install -y -qq eatmydata >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq eatmydata) >/dev/null 2>&1) \
+		|| echo "note: eatmydata not installed; the local table works, with slower writes"; fi
 	touch $@
 
 setup: $(VENV)/.installed $(ENGINE)

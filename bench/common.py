@@ -22,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from revisit_dev.lambda_context import LambdaContext
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 REGION = "us-east-1"
@@ -648,21 +650,11 @@ class Meter:
 # ------------------------------------------------------------------ handlers
 
 
-class Context:
-    """The parts of Lambda's context object the handlers and Powertools use."""
+class Context(LambdaContext):
+    """Lambda's context (the one fake: revisit_dev.lambda_context), named for the bench."""
 
     def __init__(self, name: str = "bench", memory_mb: int = 512) -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "bench"
-        self.aws_request_id = str(uuid.uuid4())
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
+        super().__init__(name, memory_mb, 60, log_stream_name="bench")
 
 
 _modules: dict[str, ModuleType] = {}

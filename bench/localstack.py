@@ -3,12 +3,13 @@
     .venv/bin/python -m bench.localstack              # 100,000 records, 50 clients for 60 s
     .venv/bin/python -m bench.localstack --quick      # 2,000 records, 10 clients for 5 s
 
-1. Starts ``make dev`` (the command a developer types) on a fresh data directory and times it
-   until /health answers, then until every function has a warm container.
-2. Seeds one store with ``--records`` feedback records and NPS reviews: the raw items through the
-   data-access layer's own item builders, the aggregates the stream aggregator would have written
-   (planned record by record with the aggregator's own rules, bench/seed.py), all written with
-   BatchWriteItem into the stack's DynamoDB Local.
+1. Starts ``make dev`` (the command a developer types) on that data directory and times it until
+   /health answers, then until every function has a container.
+2. Before that, seeds one store with ``--records`` feedback records and NPS reviews: the raw items
+   through the data-access layer's own item builders, the aggregates the stream aggregator would
+   have written (planned record by record with the aggregator's own rules, bench/seed.py; the
+   growth phase of bench/run.py checks them against the real aggregator handler), all written
+   with BatchWriteItem into the DynamoDB Local table ``make dev`` then starts on.
 3. Measures over HTTP: the dashboard and feedback search (p50 / p99), then a mixed load of
    ``--clients`` clients (token create + submit, search, dashboard, tracker get, NPS categories):
    requests/s, p50 / p99 per route, errors by status; every 5 s the RSS of the whole stack (the
@@ -133,38 +134,46 @@ class Stack:
 # ------------------------------------------------------------------ seeding
 
 
-def seed(info: dict[str, Any], records: int) -> dict[str, Any]:
-    """Raw records and their aggregates into the stack's table (BatchWriteItem, 4 writers)."""
+def seed(directory: Path, records: int) -> dict[str, Any]:
+    """Raw records and their aggregates into the table of the data directory ``make dev`` will
+    use, before it starts: its stream poller starts at LATEST, so the seeded history is not
+    aggregated a second time (the aggregates are already there)."""
+    from revisit_dev.engine import DynamoDBLocal, ensure_table
     from revisit_dev.resources import use_local_aws
+    from revisit_dev.template import load_template
 
-    use_local_aws(info["awsEndpointUrl"], info["region"], info["dynamodbEndpointUrl"])
-    os.environ["TABLE_NAME"] = info["tableName"]
-    import boto3
-    from botocore.config import Config
+    engine = DynamoDBLocal(directory / "dynamodb", _free_port()).start()
+    try:
+        use_local_aws("http://127.0.0.1:9", "us-east-1", engine.url)  # only DynamoDB is used here
+        os.environ["TABLE_NAME"] = "revisit"
+        import boto3
+        from botocore.config import Config
 
-    from bench.seed import aggregate_items, history, raw_item
-    from revisit.dal import table
+        from bench.seed import aggregate_items, history, raw_item
+        from revisit.dal import table
 
-    started = time.monotonic()
-    now = datetime.now(UTC)
-    history_records = history(WORKSPACE, STORE, records, min(records, 9_000), now)
-    items = [table.serialize(raw_item(r)) for r in history_records]
-    aggregates = [table.serialize(i) for i in aggregate_items(history_records, now)]
-    planned = time.monotonic() - started
-    client = boto3.client("dynamodb", config=Config(max_pool_connections=8, retries={"mode": "standard"}))
-    everything = items + aggregates
-    chunks = [everything[i : i + 25] for i in range(0, len(everything), 25)]
+        client = boto3.client("dynamodb", config=Config(max_pool_connections=8, retries={"mode": "standard"}))
+        ensure_table(client, load_template(), "revisit")
+        started = time.monotonic()
+        now = datetime.now(UTC)
+        history_records = history(WORKSPACE, STORE, records, min(records, 9_000), now)
+        items = [table.serialize(raw_item(r)) for r in history_records]
+        aggregates = [table.serialize(i) for i in aggregate_items(history_records, now)]
+        planned = time.monotonic() - started
+        everything = items + aggregates
+        chunks = [everything[i : i + 25] for i in range(0, len(everything), 25)]
 
-    def write(chunk: list[dict[str, Any]]) -> None:
-        pending: dict[str, Any] = {info["tableName"]: [{"PutRequest": {"Item": i}} for i in chunk]}
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        def write(chunk: list[dict[str, Any]]) -> None:
+            pending: dict[str, Any] = {"revisit": [{"PutRequest": {"Item": i}} for i in chunk]}
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
-    written_at = time.monotonic()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(write, chunks))
-    elapsed = time.monotonic() - written_at
-    orders = [r["orderId"] for r in history_records if r["kind"] == "feedback"]
+        written_at = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(write, chunks))
+        elapsed = time.monotonic() - written_at
+    finally:
+        engine.stop()
     return {
         "records": len(history_records),
         "rawItems": len(items),
@@ -172,7 +181,8 @@ def seed(info: dict[str, Any], records: int) -> dict[str, Any]:
         "planSeconds": round(planned, 1),
         "writeSeconds": round(elapsed, 1),
         "itemsPerSecond": round(len(everything) / elapsed),
-        "orders": orders,
+        "fsync": engine.fsync,
+        "orders": [r["orderId"] for r in history_records if r["kind"] == "feedback"],
     }
 
 
@@ -241,6 +251,13 @@ class Load:
             params = {"shop_id": self.creds["shopId"]}
             self._timed("nps", "GET", "/nps/categories", (200,), params=params)
 
+    def warm_up(self, clients: int, seconds: float) -> None:
+        """The same load, unmeasured: the pools grow to what the load needs (their INIT is the
+        cold-start cost of a scale-up, not the warm latency measured after)."""
+        self.run(clients, seconds)
+        self.times.clear()
+        self.statuses.clear()
+
     def run(self, clients: int, seconds: float) -> dict[str, Any]:
         deadline = time.monotonic() + seconds
         rss: list[int] = []
@@ -305,26 +322,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000, help="records seeded into one store")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients of the mixed load")
     parser.add_argument("--seconds", type=float, default=60, help="length of the mixed load")
-    parser.add_argument("--containers", type=int, default=4, help="REVISIT_MAX_CONTAINERS of the stack")
+    parser.add_argument("--warmup", type=float, default=15, help="seconds of unmeasured load first")
+    parser.add_argument("--containers", type=int, default=2, help="REVISIT_MAX_CONTAINERS of the stack")
     args = parser.parse_args(argv)
     if args.quick:
-        args.records, args.clients, args.seconds = 2_000, 10, 5
+        args.records, args.clients, args.seconds, args.warmup = 2_000, 10, 5, 3
     with tempfile.TemporaryDirectory(prefix="revisit-bench-stack-") as tmp:
+        seeded = seed(Path(tmp), args.records)
+        orders = seeded.pop("orders")
         stack = Stack(Path(tmp), args.containers)
         try:
-            result: dict[str, Any] = {"startup": stack.start()}
+            result: dict[str, Any] = {"seed": seeded, "startup": stack.start()}
             result["rssWarmBytes"] = stack.stats()
             creds, tracker = _setup(stack)
-            seeded = seed(stack.info(), args.records)
-            orders = seeded.pop("orders")
-            result["seed"] = seeded
             key = {"x-api-key": creds["storeApiKey"]}
             rng = random.Random(3)
             result["dashboard"] = latency(stack, "/api/external/dashboard", [{"storeSlug": STORE}] * 100, key)
             searches = [{"orderId": rng.choice(orders)} for _ in range(100)]
             result["searchByOrder"] = latency(stack, "/api/external/feedback", searches, key)
             result["searchLatest"] = latency(stack, "/api/external/feedback", [{"limit": "50"}] * 100, key)
-            result["load"] = Load(stack, creds, tracker, orders).run(args.clients, args.seconds)
+            load = Load(stack, creds, tracker, orders)
+            load.warm_up(args.clients, args.warmup)
+            result["rssAfterWarmUpBytes"] = stack.stats()
+            result["load"] = load.run(args.clients, args.seconds)
             result["rssAfterBytes"] = stack.stats()
         finally:
             stack.stop()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import uuid
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from revisit_dev.lambda_context import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,20 +30,8 @@ def sample_event(name: str) -> dict[str, Any]:
     return json.loads((ROOT / "events" / f"{name}.json").read_text())
 
 
-class Context:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    log_group_name = "/aws/lambda/test-function"
-    log_stream_name = "test"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
+class Context(LambdaContext):
+    """Lambda's context for a handler called in-process (the one fake: revisit_dev.lambda_context)."""
 
 
 def api_event(

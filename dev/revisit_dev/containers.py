@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from revisit_dev.engine import _rss
+from revisit_dev.processes import rss_bytes
 from revisit_dev.template import ACCOUNT_ID, Function
 from revisit_dev.worker import write_frame
 
@@ -135,7 +135,7 @@ class Container:
         raise FunctionError(str(answer.get("errorType")), str(answer.get("errorMessage")))
 
     def rss_bytes(self) -> int:
-        return _rss(self.process.pid)
+        return rss_bytes(self.process.pid)
 
     def alive(self) -> bool:
         return self.process.poll() is None

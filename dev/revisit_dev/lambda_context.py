@@ -4,7 +4,6 @@ bench. Standard library only, so a process that times its own start can import i
 from __future__ import annotations
 
 import time
-import uuid
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -33,7 +32,11 @@ class LambdaContext:
         )
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = log_stream_name
-        self.aws_request_id = aws_request_id or str(uuid.uuid4())
+        if aws_request_id is None:
+            import uuid  # only when asked for: the bench's cold-start child passes its own
+
+            aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = aws_request_id
         self.client_context = None
         self.identity = None
         self.timeout_seconds = timeout_seconds

@@ -33,6 +33,7 @@ import yaml
 from revisit_dev.containers import Functions
 from revisit_dev.engine import DynamoDBLocal, EngineError, ensure_table
 from revisit_dev.gateway import Gateway, GatewayServer, Request
+from revisit_dev.processes import rss_bytes
 from revisit_dev.resources import (
     HOST,
     MotoServer,
@@ -162,10 +163,7 @@ class Stack:
 
         assert self.functions is not None
         containers = {lid: p.containers for lid, p in self.functions.pools.items()}
-        stack_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        from revisit_dev.engine import _rss
-
-        stack_rss = _rss(os.getpid()) or stack_rss
+        stack_rss = rss_bytes(os.getpid()) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         functions = self.functions.rss_bytes()
         engine = self.engine.rss_bytes()
         return {
@@ -264,7 +262,8 @@ class Stack:
                 "",
                 f"Revisit local stack: {self.base_url}   (healthy after {seconds:.1f} s)",
                 *routes,
-                f"  table:        DynamoDB Local on {self.engine.url}, data in {self.engine.directory}",
+                f"  table:        DynamoDB Local on {self.engine.url}, data in {self.engine.directory}"
+                + ("" if self.engine.fsync else " (fsync off: eatmydata)"),
                 f"  not emulated: {skipped} (configuration only)",
                 "  credentials:  .venv/bin/revisit bootstrap --workspace-id 1042 --store downtown-coffee --json",
                 f"  try:          curl {self.base_url}/health",

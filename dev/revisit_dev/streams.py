@@ -296,7 +296,7 @@ class StreamPoller:
             self._discover()
         fetched = self._fetch()
         for mapping in self.mappings:
-            while mapping.step():
+            while not self._stop.is_set() and mapping.step():
                 pass
         return fetched
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from revisit_dev.processes import terminate
 from revisit_dev.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,16 +102,7 @@ class LocalStack:
     def stop(self, timeout: float = 20) -> int | None:
         """SIGTERM (as Ctrl-C would) and wait; returns the exit code."""
         process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
+        return terminate(process, timeout)
 
     def restart(self) -> int | None:
         """Stop (cleanly) and start again on the same port and data; returns the stop's exit code."""
