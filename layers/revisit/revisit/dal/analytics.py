@@ -164,8 +164,15 @@ def activity(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> 
     """``{day, civ, visits}`` of every identified customer on every day of the period they gave
     feedback: one item per active customer-day (about 120 bytes each, so ~8,000 per 1 MB page)."""
     lo, hi = keys.agg_activity_range(day_from, day_to)
-    items = _between(keys.agg_activity_pk(workspace_id, store_slug), lo, hi)
-    return [{"day": i["day"], "civ": i["civ"], "visits": i.get("visits", 0)} for i in items]
+    request = table.range_query(keys.PK, keys.SK, keys.agg_activity_pk(workspace_id, store_slug), lo, hi)
+    # Thousands of items at a busy store: read only the three attributes used, and decode them
+    # directly (a generic deserialiser costs ~45 µs an item, this ~2 µs).
+    request["ProjectionExpression"] = "#day, civ, visits"
+    request["ExpressionAttributeNames"]["#day"] = "day"
+    return [
+        {"day": i["day"]["S"], "civ": i["civ"]["S"], "visits": int(i["visits"]["N"]) if "visits" in i else 0}
+        for i in table.query_raw(**request)
+    ]
 
 
 def watch_list(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[dict[str, Any]]:

@@ -180,17 +180,21 @@ def update_fields(
     )
 
 
-def query_all(**kwargs: Any) -> list[dict[str, Any]]:
-    """Every item of a query, following LastEvaluatedKey (bounded by the caller's key condition)."""
+def query_raw(**kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a query as DynamoDB returns it (attribute-value maps), all pages."""
     kwargs.setdefault("TableName", TABLE)
     out: list[dict[str, Any]] = []
     while True:
         resp = client.query(**kwargs)
-        out.extend(deserialize(i) for i in resp.get("Items", []))
-        last = resp.get("LastEvaluatedKey")
-        if not last:
+        out.extend(resp.get("Items", []))
+        if "LastEvaluatedKey" not in resp:
             return out
-        kwargs["ExclusiveStartKey"] = last
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def query_all(**kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a query, following LastEvaluatedKey (bounded by the caller's key condition)."""
+    return [deserialize(i) for i in query_raw(**kwargs)]
 
 
 def query_partition(pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
