@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 ENGINE  := dev/engine/node_modules/.installed
 
-.PHONY: setup dev test lint format validate build unit e2e bench soak browser clean lock
+.PHONY: setup dev test lint format validate build unit e2e bench browser clean lock
 
 $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -70,6 +70,7 @@ e2e: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.localstack
 
 lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check > requirements-dev.lock
