@@ -33,12 +33,22 @@ def _status() -> dict:
     return out
 
 
-def Context(name: str, memory: int):
-    """Lambda's context: the one fake (revisit_dev.lambda_context, standard library only),
-    imported when first needed and with an id that costs no uuid import."""
-    from revisit_dev.lambda_context import LambdaContext
+_FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dev", "revisit_dev")
+_fake_context: list = []
 
-    return LambdaContext(name, memory, 60, aws_request_id=f"{time.time_ns():032x}", log_stream_name="bench")
+
+def Context(name: str, memory: int):
+    """Lambda's context: the one fake (dev/revisit_dev/lambda_context.py, standard library only),
+    loaded from its file when first needed - ``-S`` skips the editable install's path hook, and
+    nothing of dev/ goes on the function's sys.path - with an id that costs no uuid import."""
+    if not _fake_context:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("bench_lambda_context", os.path.join(_FAKE, "lambda_context.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _fake_context.append(module.LambdaContext)
+    return _fake_context[0](name, memory, 60, aws_request_id=f"{time.time_ns():032x}", log_stream_name="bench")
 
 
 def _uncompiled(prefixes: list) -> None:

@@ -1,10 +1,12 @@
 """One realistic request per endpoint (and per stream or schedule), and the data it needs.
 
-``prepare`` builds a workspace (tests/world.py) and what the requests consume - open tokens for
-submissions, recorded purchases for tracker generation, stream records for the aggregator - in
-whatever moto this process talks to (in-process mock or the moto server). ``event(name, fx, i)``
-is the i-th request of a scenario as a Lambda event; it needs only the fixture (plain JSON), so
-a parent process can build the events its child processes replay.
+``prepare`` builds a workspace (tests/world.py) with an email survey (a recorded purchase makes
+its tracker: the one the click, integration-events and scheduler figures use) and an external one
+(what ``generate`` makes), and what the requests consume - open tokens for submissions, recorded
+purchases without their external tracker for tracker generation, stream records for the
+aggregator - in whatever moto this process talks to (in-process mock or the moto server).
+``event(name, fx, i)`` is the i-th request of a scenario as a Lambda event; it needs only the
+fixture (plain JSON), so a parent process can build the events its child processes replay.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("survey_page", "survey_page", "SurveyPageFunction", "GET /s/{token}", authenticated=False),
         Scenario("submit", "submit", "SubmitFunction", "POST /api/external/public/submit", authenticated=False),
         Scenario("feedback", "feedback", "FeedbackFunction", "GET /api/external/feedback?storeSlug="),
-        Scenario("purchases", "purchases", "PurchasesFunction", "POST /partners/purchases"),
-        Scenario("tracker_generate", "tracker_generate", "TrackerGenerateFunction", "POST …/survey-tracker/generate"),
+        Scenario("purchases", "purchases", "PurchasesFunction", "POST /partners/purchases (+ 1 email tracker)"),
+        Scenario(
+            "tracker_generate", "tracker_generate", "TrackerGenerateFunction", "POST …/generate (1 external tracker)"
+        ),
         Scenario("tracker_get", "tracker_get", "TrackerGetFunction", "GET /partners/survey-tracker?id="),
         Scenario("tracker_list", "tracker_list", "TrackerListFunction", "POST /partners/survey-tracker/list"),
         Scenario("click", "click", "ClickFunction", "GET /r/{token} (new visitor)", authenticated=False),
@@ -120,8 +124,9 @@ def prepare(needs: dict[str, int], table_name: str) -> dict[str, Any]:
     Runs in a process whose ``revisit`` talks to moto (mock or server) for ``table_name``.
     """
     from bench import seed
-    from bench.common import handler_module
+    from bench.common import bulk_put, handler_module
     from revisit.dal import keys, table
+    from revisit.dal import purchases as purchases_dal
     from revisit.dal import trackers as trackers_dal
     from revisit.domain.tokens import new_token_value
     from tests.world import build_world
@@ -146,17 +151,25 @@ def prepare(needs: dict[str, int], table_name: str) -> dict[str, Any]:
         return json.loads(out.get("body") or "null")
 
     owner = fx["owner"]
-    survey = {"storeSlug": STORE, "name": "After your visit", "sendingType": "email", "delayMinutes": 120}
-    call("management", api_event("POST", "/api/surveys", body=survey, headers=owner))
+    for survey in (
+        # what recording a purchase sends (the purchase makes its tracker) ...
+        {"storeSlug": STORE, "name": "After your visit", "sendingType": "email", "delayMinutes": 120},
+        # ... and the link the partner hands out (generate makes its tracker)
+        {"storeSlug": STORE, "name": "Rate us at the till", "sendingType": "external", "delayMinutes": 0},
+    ):
+        call("management", api_event("POST", "/api/surveys", body=survey, headers=owner))
     for kind, body in (
         ("categories", {"storeSlug": STORE, "code": "service", "name": "Service", "promoter_success": "Thanks!"}),
         ("channels", {"storeSlug": STORE, "code": "web", "name": "Website"}),
     ):
         call("management", api_event("POST", f"/api/nps/{kind}", resource="/api/nps/{kind}", body=body, headers=owner))
-    call("purchases", purchase_event(fx, "P-BENCH-0"))
-    generated = call("tracker_generate", generate_event(fx, "P-BENCH-0"))
-    tracker_id = generated["items"][0]["id"]
-    tracker = trackers_dal.get(tracker_id)
+    call("purchases", purchase_event(fx, "P-BENCH-0"))  # makes the email tracker
+    generated = call("tracker_generate", generate_event(fx, "P-BENCH-0"))  # makes the external one
+    assert [t["sendingType"] for t in generated["items"]] == ["external"], generated
+    sent = [t for t in trackers_dal.by_purchase(WS, "P-BENCH-0", None, None) if t["sendingType"] == "email"]
+    assert len(sent) == 1, sent
+    tracker = sent[0]
+    tracker_id = tracker["id"]
     fx["tracker_id"] = tracker_id
     fx["tracker_token"] = tracker["token"]
     fx["tracker_image"] = table.serialize(trackers_dal.to_item(tracker, None))
@@ -178,17 +191,13 @@ def prepare(needs: dict[str, int], table_name: str) -> dict[str, Any]:
             lambda item, i: _retoken(item, new_token_value()),
         )
     if needs.get("tracker_generate"):
-        ws = fx["ws"]
-
-        def new_purchase(item: dict[str, Any], i: int) -> str:
-            pid = f"P-GEN-{fx['run']}-{i}"
-            item.update(table.serialize(keys.purchase(ws, pid)))
-            item["purchaseId"] = {"S": pid}
-            return pid
-
-        fx["generate_purchases"] = _clone(
-            table_name, keys.purchase(ws, "P-BENCH-0"), needs["tracker_generate"], new_purchase
-        )
+        # recorded purchases (their store's keys and id look-up entry, as the dal writes them)
+        # with no external tracker yet: each generate request creates one
+        original = purchases_dal.get(WS, STORE, "P-BENCH-0")
+        assert original is not None
+        pids = [f"P-GEN-{fx['run']}-{i}" for i in range(needs["tracker_generate"])]
+        bulk_put(table_name, [table.serialize(purchases_dal.to_item({**original, "purchaseId": p})) for p in pids])
+        fx["generate_purchases"] = pids
     if needs.get("aggregator"):
         # identified customers' new feedback: the usual record (an anonymous one skips the GetItem)
         fresh = seed.history(WS, STORE, 3 * needs["aggregator"], 3 * needs["aggregator"], now, seed=23)
