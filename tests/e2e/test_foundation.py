@@ -21,6 +21,8 @@ BOOTSTRAP_KEYS = {
     "shopId",
     "shopSecret",
     "baseUrl",
+    "defaultCategory",  # the new shop's NPS codes (issue 13, part 5)
+    "defaultChannel",
 }
 SECRETS = ("ownerToken", "workspaceApiKey", "storeApiKey", "partnerSecret", "shopSecret")
 
