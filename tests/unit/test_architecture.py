@@ -102,4 +102,4 @@ def test_only_config_and_observability_read_the_environment():
         if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text())
         and name not in ("revisit.config", "revisit.observability")
     )
-    assert readers in ([], ["revisit.delivery"])  # delivery: until its owner moves it to config
+    assert readers == []

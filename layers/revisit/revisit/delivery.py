@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass
 from typing import Protocol
+
+from revisit.config import settings
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Adapter(Protocol):
 
 
 def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return settings().region
 
 
 @functools.cache
@@ -56,7 +57,7 @@ class SesEmail:
 
         try:
             resp = _client("ses").send_email(
-                Source=os.environ.get("EMAIL_SENDER", "surveys@example.com"),
+                Source=settings().email_sender,
                 Destination={"ToAddresses": [message.to]},
                 Message={
                     "Subject": {"Data": message.subject, "Charset": "UTF-8"},
@@ -91,7 +92,7 @@ class WhatsAppWebhook:
     """POST {"to", "text"} as JSON to WHATSAPP_WEBHOOK_URL (your provider's bridge); 2xx = sent."""
 
     def __init__(self, url: str | None = None, timeout: float = 5.0) -> None:
-        self.url = url if url is not None else os.environ.get("WHATSAPP_WEBHOOK_URL", "")
+        self.url = url if url is not None else settings().whatsapp_webhook_url
         self.timeout = timeout
 
     def send(self, message: Message) -> Delivery:
@@ -191,7 +192,7 @@ def publish_events(events: list[dict], attempts: int = 3, backoff_s: float = 0.2
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bus = os.environ.get("EVENT_BUS_NAME", "default")
+    bus = settings().event_bus_name
     client = _client("events")
     failed: list[FailedEvent] = []
     published = 0
