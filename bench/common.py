@@ -630,6 +630,13 @@ class Meter:
                 self.read_units += (len(spec.get("Keys", [])) - len(found)) * _read_units(0, c)
         elif op in ("Query", "Scan"):
             items = parsed.get("Items", [])
+            if params.get("ProjectionExpression") and "IndexName" not in params:
+                # DynamoDB charges the whole item whatever the projection: size what is stored
+                # (a projection that keeps the table's keys lets the item be found).
+                t = moto_table(params["TableName"])
+                keys = [t.hash_key_attr, *([t.range_key_attr] if t.range_key_attr else [])]
+                assert all(k in i for i in items for k in keys), "a projection without the keys"
+                items = [peek(params["TableName"], {k: i[k] for k in keys}) or i for i in items]
             size = sum(item_size(i) for i in items)
             unreturned = int(parsed.get("ScannedCount", len(items))) - len(items)
             if unreturned > 0:  # filtered out: their size is not in the response; assume the average
