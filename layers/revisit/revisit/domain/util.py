@@ -25,8 +25,15 @@ def iso(dt: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
+    """An ISO timestamp (naive = UTC). ValueError also for an instant whose UTC time falls outside
+    years 1-9999 (``0001-01-01T00:00:00+01:00``), which every later conversion would overflow on."""
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    try:
+        dt.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range: its UTC time must fall in years 1-9999") from None
+    return dt
 
 
 def random_base62(length: int) -> str:

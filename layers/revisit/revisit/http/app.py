@@ -152,10 +152,19 @@ def raw_json_body(app: APIGatewayRestResolver, max_bytes: int = MAX_BODY_BYTES) 
         )
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
     except ValueError as exc:
         raise errors.MalformedRequest(
             f"The body is not valid JSON: {exc.msg} at position {exc.pos}.", [{"field": "body", "message": "not JSON"}]
         ) from None
+
+
+def too_deep() -> errors.MalformedRequest:
+    """JSON nested beyond what the parser (or a model) recurses through: the caller's fault, 400."""
+    return errors.MalformedRequest(
+        "The body is nested too deeply to be read.", [{"field": "body", "message": "nested too deeply"}]
+    )
 
 
 def body(app: APIGatewayRestResolver, model: type[M], max_bytes: int = MAX_BODY_BYTES) -> M:
@@ -168,6 +177,8 @@ def body(app: APIGatewayRestResolver, model: type[M], max_bytes: int = MAX_BODY_
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
+    except RecursionError:
+        raise too_deep() from None
 
 
 def query(app: APIGatewayRestResolver, model: type[M]) -> M:

@@ -6,9 +6,10 @@ import json
 import math
 import re
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -30,10 +31,58 @@ def instant(value: Any, end_of_day: bool) -> Any:
     return value
 
 
+def in_calendar(value: datetime | None) -> datetime | None:
+    """An instant whose UTC time falls in years 1-9999: ``0001-01-01T00:00:00+01:00`` parses, yet
+    every conversion to UTC (storage, comparison) would overflow."""
+    if value is None:
+        return None
+    try:
+        (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range: the time in UTC must fall in years 1-9999") from None
+    return value
+
+
+def with_headroom(value: datetime | None) -> datetime | None:
+    """An instant that leaves room for the delays and validity added to it (at most two years)."""
+    value = in_calendar(value)
+    if value is not None and (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).year > 9997:
+        raise ValueError("out of range: the time in UTC must be before year 9998")
+    return value
+
+
+# Storable by DynamoDB: at most 38 significant digits, magnitude 1E-130 .. 9.99E+125 (or zero).
+DYNAMODB_MIN, DYNAMODB_MAX, DYNAMODB_DIGITS = Decimal("1E-130"), Decimal("1E126"), 38
+
+
+def number_problem(value: Any) -> str | None:
+    """Why DynamoDB cannot hold the number ``value`` (None when it can; booleans are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "numbers must be finite"
+    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if isinstance(value, int) and len(str(abs(value))) > DYNAMODB_DIGITS:
+        return f"numbers may have at most {DYNAMODB_DIGITS} digits"
+    if number and not DYNAMODB_MIN <= abs(number) < DYNAMODB_MAX:
+        return "numbers must be 0 or of magnitude 1E-130 to 9.99E+125"
+    return None
+
+
+def storable(value: Any) -> Any:
+    problem = number_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(in_calendar)]
 # A timestamp parameter that may also be a whole day: a range's start (the day's first instant)
 # or its end (the day's last instant).
-DayStart = Annotated[datetime | None, BeforeValidator(lambda v: instant(v, end_of_day=False))]
-DayEnd = Annotated[datetime | None, BeforeValidator(lambda v: instant(v, end_of_day=True))]
+DayStart = Annotated[
+    datetime | None, BeforeValidator(lambda v: instant(v, end_of_day=False)), AfterValidator(in_calendar)
+]
+DayEnd = Annotated[datetime | None, BeforeValidator(lambda v: instant(v, end_of_day=True)), AfterValidator(in_calendar)]
 
 
 class Strict(BaseModel):
@@ -106,8 +155,9 @@ class TokenPayload(BaseModel):
         for key, value in extra.items():
             if not PAYLOAD_KEY_RE.match(key):
                 raise ValueError(f"field name {key[:70]!r} must be 1-64 letters, digits, '_', '.' or '-'")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{key}: numbers must be finite")
+            problem = number_problem(value)
+            if problem:
+                raise ValueError(f"{key}: {problem}")
             if not isinstance(value, (str, int, float, bool)) and value is not None:
                 raise ValueError(f"{key}: only strings, numbers and booleans are allowed")
             if isinstance(value, str) and len(value) > 1000:
@@ -140,7 +190,7 @@ class CreateCampaign(Strict):
     name: Name
     payload: TokenPayload = Field(default_factory=TokenPayload)
     source: Source | None = None
-    expiresAt: datetime | None = None
+    expiresAt: Instant | None = None
     maxUses: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] | None = None
 
 

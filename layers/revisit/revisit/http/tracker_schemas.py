@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from revisit.http.schemas import Name, StoreSlug, Strict
+from revisit.http.schemas import Instant, Name, StoreSlug, Strict, storable, with_headroom
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +33612345678")]
@@ -23,7 +23,7 @@ LinkValidDays = Annotated[int, Field(ge=1, le=365)]
 
 
 class Rule(Strict):
-    minAmount: Annotated[float, Field(ge=0)] | None = None
+    minAmount: Annotated[float, Field(ge=0), AfterValidator(storable)] | None = None
     channels: (
         Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=20)] | None
     ) = None
@@ -78,8 +78,8 @@ class CreatePurchase(Strict):
     purchaseId: Id
     customerId: Customer
     storeSlug: StoreSlug
-    purchasedAt: datetime
-    amount: Annotated[float, Field(ge=0, le=1e12)] | None = None
+    purchasedAt: Annotated[datetime, AfterValidator(with_headroom)]
+    amount: Annotated[float, Field(ge=0, le=1e12), AfterValidator(storable)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     channel: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     email: Email | None = None
@@ -105,8 +105,8 @@ IdList = Annotated[list[Id], Field(min_length=1, max_length=100)]
 class ListTrackers(Strict):
     limit: Annotated[int, Field(ge=1, le=100)] = 10
     page: Annotated[int, Field(ge=1)] = 1
-    fromSendAt: datetime | None = None
-    toSendAt: datetime | None = None
+    fromSendAt: Instant | None = None
+    toSendAt: Instant | None = None
     purchases: IdList | None = None
     customers: IdList | None = None
     storeSlug: StoreSlug | None = None  # only this store's trackers (a store-scoped key: its own)

@@ -1,0 +1,168 @@
+"""Hardening (issue 18): hostile input answered 400 naming the field with nothing written, JSON
+hygiene headers, safe review links, and one bad tracker not stopping a scheduler run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import api_event, invoke
+from tests.unit.test_trackers import list_, partner_headers, purchase
+
+
+def items(table):
+    return sorted(str(i) for i in table.scan(TableName="revisit-unit")["Items"])
+
+
+def owner(world, method, path, body=None, **kw):
+    return invoke("management", api_event(method, path, body=body, headers=world.owner_headers(), **kw))
+
+
+def names(reply, field):
+    """The error names ``field``: in details (standard shape) or the message (the NPS seed's)."""
+    error = reply.json.get("error")
+    if error is None:
+        return field in reply.json["message"]
+    return any(d["field"] == field for d in error["details"]) and field in error["message"]
+
+
+# ------------------------------------------------------------------ 1. 500 on bad input -> 400
+
+JSON_ROUTES = [
+    ("management", "POST", "/api/stores", None, "owner"),
+    ("management", "POST", "/api/keys", None, "owner"),
+    ("management", "POST", "/api/campaigns", None, "owner"),
+    ("management", "POST", "/api/surveys", None, "owner"),
+    ("management", "PATCH", "/api/surveys/srv_x", ("/api/surveys/{survey_id}", {"survey_id": "srv_x"}), "owner"),
+    ("management", "POST", "/api/nps/categories", ("/api/nps/{kind}", {"kind": "categories"}), "owner"),
+    (
+        "management",
+        "PATCH",
+        "/api/nps/channels/default",
+        ("/api/nps/{kind}/{code}", {"kind": "channels", "code": "default"}),
+        "owner",
+    ),
+    ("nps_create", "POST", "/nps/create", None, None),
+    ("purchases", "POST", "/partners/purchases", None, "partner"),
+    ("purchases", "POST", "/partners/unsubscribes", None, "partner"),
+    ("submit", "POST", "/api/external/public/submit", None, None),
+    ("token", "POST", "/api/external/token", None, "key"),
+    ("tracker_generate", "POST", "/partners/survey-tracker/generate", None, "partner"),
+    ("tracker_list", "POST", "/partners/survey-tracker/list", None, "partner"),
+]
+
+
+def credentials(world, who):
+    return {
+        "owner": world.owner_headers(),
+        "partner": partner_headers(world),
+        "key": {"x-api-key": world.store_key},
+        None: {},
+    }[who]
+
+
+@pytest.mark.parametrize(("fn", "method", "path", "route", "who"), JSON_ROUTES, ids=str)
+@pytest.mark.parametrize("raw", ["[" * 15000, '{"a":' * 3000, "[" * 6000 + "]" * 6000])
+def test_deeply_nested_json_is_400_naming_the_body_on_every_json_route(world, table, fn, method, path, route, who, raw):
+    resource, params = route or (path, None)
+    before = items(table)
+    event = api_event(method, path, resource=resource, path_params=params, body=raw, headers=credentials(world, who))
+    reply = invoke(fn, event)
+    assert reply.status == 400, reply.text
+    assert names(reply, "body"), reply.json
+    assert items(table) == before
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+@pytest.mark.parametrize("path", ["/api/external/feedback", "/api/external/feedback/export"])
+@pytest.mark.parametrize("param", ["from", "to"])
+def test_feedback_dates_out_of_range_are_400(world, path, param, value):
+    event = api_event("GET", path, query={param: value}, headers={"x-api-key": world.store_key})
+    reply = invoke("feedback", event)
+    assert reply.status == 400, reply.text
+    assert names(reply, param), reply.json
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+def test_campaign_expiry_out_of_range_is_400_and_writes_nothing(world, table, value):
+    before = items(table)
+    reply = owner(world, "POST", "/api/campaigns", {"storeSlug": world.store, "name": "QR", "expiresAt": value})
+    assert reply.status == 400, reply.text
+    assert names(reply, "expiresAt"), reply.json
+    assert items(table) == before
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59Z"])
+def test_purchase_time_out_of_range_is_400_and_writes_nothing(world, table, value):
+    owner(world, "POST", "/api/surveys", {"storeSlug": world.store, "name": "S", "sendingType": "email"})
+    before = items(table)
+    reply = purchase(world, "P-far", purchasedAt=value)
+    assert reply.status == 400, reply.text
+    assert names(reply, "purchasedAt"), reply.json
+    assert items(table) == before
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+@pytest.mark.parametrize("param", ["fromSendAt", "toSendAt"])
+def test_tracker_list_dates_out_of_range_are_400(world, param, value):
+    reply = list_(world, {param: value})
+    assert reply.status == 400, reply.text
+    assert names(reply, param), reply.json
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"])
+@pytest.mark.parametrize("param", ["date_from", "date_to"])
+def test_nps_review_dates_out_of_range_are_400(world, param, value):
+    query = {"shop_id": world.shop_id, "shop_secret": world.shop_secret, param: value}
+    reply = invoke("nps_reviews", api_event("GET", "/nps/reviews", query=query))
+    assert reply.status == 400, reply.text
+    assert names(reply, param), reply.json
+
+
+def test_parse_iso_refuses_instants_outside_the_calendar():
+    from revisit.domain.util import parse_iso
+
+    with pytest.raises(ValueError, match="out of range"):
+        parse_iso("0001-01-01T00:00:00+01:00")
+    assert parse_iso("0001-01-01T00:00:00Z").year == 1
+
+
+@pytest.mark.parametrize("number", ["1e-200", str(10**40), "1e300", str(-(10**38)), "-1e-131"])
+def test_token_payload_numbers_dynamodb_cannot_hold_are_400_and_write_nothing(world, table, number):
+    before = items(table)
+    raw = '{"storeSlug":"downtown-coffee","payload":{"orderId":"O-1","amount":NUMBER}}'.replace("NUMBER", number)
+    reply = invoke("token", api_event("POST", "/api/external/token", body=raw, headers={"x-api-key": world.store_key}))
+    assert reply.status == 400, reply.text
+    assert names(reply, "payload"), reply.json
+    assert "amount" in reply.json["error"]["message"]
+    assert items(table) == before
+
+
+def test_token_payload_keeps_numbers_dynamodb_can_hold(world):
+    raw = '{"storeSlug":"downtown-coffee","payload":{"a":1e-120,"b":BIG,"c":0.1,"d":0}}'.replace("BIG", str(10**37))
+    reply = invoke("token", api_event("POST", "/api/external/token", body=raw, headers={"x-api-key": world.store_key}))
+    assert reply.status == 201, reply.text
+
+
+@pytest.mark.parametrize(
+    ("field", "rule", "extra"),
+    [
+        ("rule.minAmount", {"minAmount": 1e300}, {}),
+        ("rule.minAmount", {"minAmount": 1e-200}, {}),
+    ],
+)
+def test_survey_numbers_dynamodb_cannot_hold_are_400_and_write_nothing(world, table, field, rule, extra):
+    before = items(table)
+    body = {"storeSlug": world.store, "name": "S", "sendingType": "sms", "rule": rule, **extra}
+    reply = owner(world, "POST", "/api/surveys", body)
+    assert reply.status == 400, reply.text
+    assert names(reply, field), reply.json
+    assert items(table) == before
+
+
+def test_purchase_amount_dynamodb_cannot_hold_is_400(world, table):
+    owner(world, "POST", "/api/surveys", {"storeSlug": world.store, "name": "S", "sendingType": "email"})
+    before = items(table)
+    reply = purchase(world, "P-tiny", amount=1e-200)
+    assert reply.status == 400, reply.text
+    assert names(reply, "amount"), reply.json
+    assert items(table) == before
