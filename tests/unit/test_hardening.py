@@ -166,3 +166,73 @@ def test_purchase_amount_dynamodb_cannot_hold_is_400(world, table):
     assert reply.status == 400, reply.text
     assert names(reply, "amount"), reply.json
     assert items(table) == before
+
+
+# ------------------------------------------------------------------ 8. hygiene
+
+
+def _hygienic(reply):
+    assert reply.headers.get("x-content-type-options") == "nosniff", reply.headers
+    assert reply.headers.get("cache-control") == "no-store", reply.headers
+
+
+def test_json_answers_and_errors_are_nosniff_and_no_store(world):
+    key = {"x-api-key": world.store_key}
+    ok = invoke("token", api_event("POST", "/api/external/token", body={"storeSlug": world.store}, headers=key))
+    assert ok.status == 201
+    _hygienic(ok)
+    bad = invoke("token", api_event("POST", "/api/external/token", body="{", headers={"x-api-key": world.store_key}))
+    assert bad.status == 400
+    _hygienic(bad)
+    unauthenticated = invoke("token", api_event("POST", "/api/external/token", body={"storeSlug": world.store}))
+    assert unauthenticated.status == 401
+    _hygienic(unauthenticated)
+    missing = invoke("management", api_event("GET", "/api/nothing-here", headers=world.owner_headers()))
+    assert missing.status == 404
+    _hygienic(missing)
+    _hygienic(invoke("nps_reviews", api_event("GET", "/nps/reviews", query={"shop_id": "unknown"})))
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "https://169.254.169.254/latest/meta-data/",
+        "http://g.page/r/x/review",
+        "https://127.0.0.1/review",
+        "https://10.0.0.7/review",
+        "https://192.168.1.1/",
+        "https://[::1]/review",
+        "https://[fd00:ec2::254]/latest",
+        "https://[::ffff:169.254.169.254]/",
+        "https://0x7f000001/",
+        "https://2130706433/",
+        "ftp://g.page/r/x",
+        "javascript:alert(1)",
+    ],
+)
+def test_new_review_link_must_be_https_to_a_public_host(world, table, link):
+    before = items(table)
+    body = {"storeSlug": world.store, "name": "S", "sendingType": "email", "newReviewLink": link}
+    reply = owner(world, "POST", "/api/surveys", body)
+    assert reply.status == 400, reply.text
+    assert names(reply, "newReviewLink"), reply.json
+    assert items(table) == before
+
+
+def test_new_review_link_patch_is_checked_too_and_https_links_are_kept(world):
+    body = {"storeSlug": world.store, "name": "S", "sendingType": "email", "newReviewLink": "https://g.page/r/x/review"}
+    made = owner(world, "POST", "/api/surveys", body)
+    assert made.status == 201, made.text
+    assert made.json["newReviewLink"] == "https://g.page/r/x/review"
+    sid = made.json["surveyId"]
+    patch = owner(
+        world,
+        "PATCH",
+        f"/api/surveys/{sid}",
+        {"newReviewLink": "http://169.254.169.254/latest/meta-data/"},
+        resource="/api/surveys/{survey_id}",
+        path_params={"survey_id": sid},
+    )
+    assert patch.status == 400, patch.text
+    assert names(patch, "newReviewLink"), patch.json

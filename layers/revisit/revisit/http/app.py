@@ -32,12 +32,17 @@ STATUS = {
 M = TypeVar("M", bound=BaseModel)
 
 
+# Every JSON answer (errors too): never sniffed as another type, never kept by a cache (they carry
+# tenants' data and credentials). A caller's own value (e.g. "private, no-store") wins.
+JSON_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=status,
         content_type="application/json",
         body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-        headers=headers,
+        headers={**JSON_HEADERS, **(headers or {})},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -10,6 +11,26 @@ from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, f
 
 from revisit.http.schemas import Instant, Name, StoreSlug, Strict, storable, with_headroom
 
+
+def public_https(url: AnyHttpUrl) -> AnyHttpUrl:
+    """A link we put in customers' messages: https, and not to an address inside a network
+    (private, loopback, link-local - the cloud metadata service - or otherwise not global)."""
+    if url.scheme != "https":
+        raise ValueError("must be an https URL")
+    host = (url.host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith((".localhost", ".internal")):
+        raise ValueError("must point to a public host")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return url  # a host name
+    mapped = getattr(address, "ipv4_mapped", None)
+    if not address.is_global or (mapped is not None and not mapped.is_global):
+        raise ValueError("must not point to a private, loopback, link-local or metadata address")
+    return url
+
+
+ReviewLink = Annotated[AnyHttpUrl, AfterValidator(public_https)]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +33612345678")]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -35,7 +56,7 @@ class SurveyFields(Strict):
     delayMinutes: DelayMinutes = 60
     resendDelayMinutes: ResendDelayMinutes | None = None
     maxResends: MaxResends = 0
-    newReviewLink: AnyHttpUrl | None = None
+    newReviewLink: ReviewLink | None = None
     rule: Rule | None = None
     active: bool = True
     linkValidDays: LinkValidDays | None = None
@@ -57,7 +78,7 @@ class PatchSurvey(Strict):
     delayMinutes: DelayMinutes | None = None
     resendDelayMinutes: ResendDelayMinutes | None = None
     maxResends: MaxResends | None = None
-    newReviewLink: AnyHttpUrl | None = None
+    newReviewLink: ReviewLink | None = None
     rule: Rule | None = None
     active: bool | None = None
     linkValidDays: LinkValidDays | None = None
