@@ -236,3 +236,51 @@ def test_new_review_link_patch_is_checked_too_and_https_links_are_kept(world):
     )
     assert patch.status == 400, patch.text
     assert names(patch, "newReviewLink"), patch.json
+
+
+# ------------------------------------------------------------------ 9. one bad tracker, one run
+
+
+def test_a_tracker_whose_store_has_an_unknown_zone_does_not_stop_the_run(world, table, monkeypatch, caplog):
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from revisit.dal import keys
+    from revisit.delivery import default_adapters
+    from revisit.domain import sending
+
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress="surveys@example.com")
+    monkeypatch.setenv("EMAIL_SENDER", "surveys@example.com")
+    for body in (
+        {"name": "Email", "sendingType": "email", "delayMinutes": 0},
+        {"name": "SMS", "sendingType": "sms", "delayMinutes": 0, "rule": {"minAmount": 500}},
+    ):
+        assert owner(world, "POST", "/api/surveys", {"storeSlug": world.store, **body}).status == 201
+    for pid, amount in (("P-1", 80.0), ("P-2", 600.0), ("P-3", 80.0), ("P-4", 80.0)):
+        assert purchase(world, pid, amount=amount, phone="+33612345678").status in (200, 201)
+    trackers = list_(world, {"limit": 100}).json["items"]
+    assert sorted(t["sendingType"] for t in trackers) == ["email"] * 4 + ["sms"]
+    store_key = {k: {"S": v} for k, v in keys.store(world.workspace_id, world.store).items()}
+    table.update_item(
+        TableName="revisit-unit",
+        Key=store_key,
+        UpdateExpression="SET #tz = :tz",
+        ExpressionAttributeNames={"#tz": "timezone"},
+        ExpressionAttributeValues={":tz": {"S": "Mars/Olympus"}},
+    )
+    at = datetime.now(UTC) + timedelta(seconds=5)
+
+    report = sending.run(at, default_adapters(), sending.Policy(quiet_start=21, quiet_end=8))
+
+    assert report.due == 5 and report.sent == 4, report.summary()
+    assert report.failed_attempts == 1 and report.errors == 1, report.summary()
+    bad = next(t for t in trackers if t["sendingType"] == "sms")
+    assert [r.trackerId for r in caplog.records if r.getMessage() == "tracker failed"] == [bad["id"]]
+    by_id = {t["id"]: t for t in list_(world, {"limit": 100}).json["items"]}
+    assert by_id[bad["id"]]["status"] == "scheduled"  # a failed attempt: retried later, not lost
+    assert all(by_id[t["id"]]["status"] == "sent" for t in trackers if t["id"] != bad["id"])
+    # Retried with back-off (not before), and a run after it does not stop on it either.
+    assert sending.run(at + timedelta(minutes=1), default_adapters()).due == 0
+    later = sending.run(at + timedelta(minutes=6), default_adapters(), sending.Policy(quiet_start=21, quiet_end=8))
+    assert later.due == 1 and later.errors == 1

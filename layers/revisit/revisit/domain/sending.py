@@ -21,6 +21,7 @@ from revisit.config import settings
 from revisit.dal import trackers as dal
 from revisit.domain import trackers, unsubscribes, workspaces
 from revisit.domain.util import iso, parse_iso
+from revisit.observability import logger
 
 LEASE = timedelta(minutes=5)
 RETRY_BASE = timedelta(minutes=5)
@@ -57,6 +58,7 @@ class Report:
     deferred: int = 0
     finished: int = 0
     lost_claims: int = 0
+    errors: int = 0  # trackers whose handling raised (each logged with its id; the run goes on)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
@@ -95,7 +97,11 @@ def run(
             if time_left is not None and time_left() < 20:
                 return report
             report.due += 1
-            _process(tracker_id, seen, now, adapters, policy, report)
+            try:
+                _process(tracker_id, seen, now, adapters, policy, report)
+            except Exception:  # e.g. the claim itself: the tracker is due again when the lease ends
+                report.errors += 1
+                logger.exception("tracker not processed", extra={"trackerId": tracker_id})
         if not start_key:
             break
     return report
@@ -116,6 +122,7 @@ class _Claim:
 
     def __init__(self, tracker: dict[str, Any], lease: str, now: datetime, report: Report) -> None:
         self.tracker, self.lease, self.now, self.report, self.at = tracker, lease, now, report, iso(now)
+        self.delivered = False  # the adapter accepted the message: never send it again on an error
 
     def settle(self, changes: dict[str, Any], next_due: datetime | None, event: str | None = None, **why: Any) -> bool:
         changes = {**changes, "updatedAt": self.at}
@@ -140,6 +147,29 @@ def _process(
         report.lost_claims += 1
         return
     claim = _Claim(*claimed, now, report)
+    try:
+        _decide(claim, now, adapters, policy)
+    except Exception as exc:  # one bad tracker (say, its store's unknown time zone) fails alone
+        _broken(claim, exc, policy)
+
+
+def _broken(claim: _Claim, exc: Exception, policy: Policy) -> None:
+    """A tracker whose handling raised: logged with its id and counted; settled as a failed attempt
+    (retried with back-off, failed after ``max_attempts``) unless its message already went out -
+    then the lease is left to expire rather than risk a second send."""
+    tracker_id = claim.tracker["id"]
+    claim.report.errors += 1
+    logger.exception("tracker failed", extra={"trackerId": tracker_id, "error": type(exc).__name__})
+    if claim.delivered:
+        return
+    try:
+        channel, _ = _channel_and_address(claim.tracker)
+        _failed(claim, channel, f"{type(exc).__name__}: {exc}", policy)
+    except Exception:
+        logger.exception("tracker failure not recorded; due again when its lease ends", extra={"trackerId": tracker_id})
+
+
+def _decide(claim: _Claim, now: datetime, adapters: dict[str, Any], policy: Policy) -> None:
     tracker = claim.tracker
     status = tracker["status"]
     first = status == "scheduled"
@@ -186,6 +216,7 @@ def _send(claim: _Claim, index: int, adapters: dict[str, Any], policy: Policy) -
     message = _message(tracker, channel, address, store.get("name") or tracker["storeSlug"])
     delivery = adapters[channel].send(message)
     if delivery.ok:
+        claim.delivered = True
         resend_at = None
         if index < tracker.get("maxResends", 0) and tracker.get("resendDelayMinutes"):
             resend_at = now + timedelta(minutes=tracker["resendDelayMinutes"])
