@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # Lambda gives INIT 10 s; a loaded 2-core machine starting every function at once needs more.
 INIT_TIMEOUT = float(os.environ.get("REVISIT_INIT_TIMEOUT", "60"))
+# At most one INIT per core at a time: 17 imports of boto3, Powertools and pydantic side by side
+# on 2 cores took 22-32 s each; in turn, the first ones are ready in about a second.
+_INITS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 
 class FunctionError(RuntimeError):
@@ -72,6 +76,8 @@ class Container:
     def __init__(self, fn: Function, env: Mapping[str, str], label: str) -> None:
         self.fn = fn
         self.label = label
+        _INITS.acquire()  # released when its INIT ends (wait_ready) or it is closed
+        self._init_slot = True
         request_r, self._to_worker = os.pipe()
         self._from_worker, response_w = os.pipe()
         try:
@@ -90,11 +96,20 @@ class Container:
                 pass_fds=(request_r, response_w),
                 stdin=subprocess.DEVNULL,
             )
+        except BaseException:
+            self._release_init_slot()
+            raise
         finally:
             os.close(request_r)
             os.close(response_w)
         self.invocations = 0
         self.ready = False
+        self._init_deadline = time.monotonic() + INIT_TIMEOUT
+
+    def _release_init_slot(self) -> None:
+        if self._init_slot:
+            self._init_slot = False
+            _INITS.release()
 
     def _frame(self, deadline: float) -> dict[str, Any]:
         header = _read_exactly(self._from_worker, 8, deadline)
@@ -105,13 +120,15 @@ class Container:
         if self.ready:
             return
         try:
-            self._frame(time.monotonic() + INIT_TIMEOUT)
+            self._frame(self._init_deadline)
         except TimeoutError:
             raise FunctionTimeout("Runtime.InitTimeout", f"{self.label}: INIT took over {INIT_TIMEOUT:.0f} s") from None
-        except EOFError:
+        except (EOFError, OSError, ValueError):  # OSError/ValueError: closed while the stack stops
             code = self.process.poll()
             message = f"{self.label}: the runtime exited during INIT ({code})"
             raise FunctionCrashed("Runtime.ExitError", message) from None
+        finally:
+            self._release_init_slot()
         self.ready = True
 
     def invoke(self, event: Any, timeout: float) -> Any:
@@ -125,8 +142,10 @@ class Container:
         self.invocations += 1
         try:
             answer = self._frame(time.monotonic() + timeout)
-        except TimeoutError:
+        except TimeoutError:  # (an OSError: first)
             raise FunctionTimeout("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds") from None
+        except (OSError, ValueError):  # its pipes were closed: the stack is stopping
+            raise FunctionCrashed("Runtime.ExitError", f"{self.label}: the runtime exited") from None
         except EOFError:
             code = self.process.poll()
             raise FunctionCrashed("Runtime.ExitError", f"{self.label}: the runtime exited ({code})") from None
@@ -142,6 +161,7 @@ class Container:
 
     def close(self, kill: bool = False) -> None:
         """End the worker: a closed request pipe ends its loop (``kill``: at once)."""
+        self._release_init_slot()
         for fd in (self._to_worker, self._from_worker):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -232,8 +252,19 @@ class FunctionPool:
         return result
 
     def warm(self) -> None:
-        """Start one container (its INIT runs now) and make it the next one an invocation takes."""
-        self._release(self._acquire())
+        """Start one container, wait for its INIT, and make it the next one an invocation takes."""
+        try:
+            container = self._acquire()
+        except FunctionError:
+            return  # the stack is stopping
+        try:
+            container.wait_ready()
+        except FunctionError as exc:
+            if not self._closed:
+                log.error("%s: %s", self.fn.logical_id, exc.message)
+            self._discard(container)
+            return
+        self._release(container)
 
     @property
     def containers(self) -> int:
@@ -277,11 +308,14 @@ class Functions:
 
     def warm(self) -> None:
         """One container of each function, started now (an import error shows in the log)."""
+        ready = []
         for pool in self.pools.values():
             if not Path(pool.fn.handler_file).is_file():
                 log.warning("%s: %s does not exist; its routes answer 502", pool.fn.logical_id, pool.fn.handler_file)
                 continue
-            pool.warm()
+            ready.append(pool)
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as executor:
+            list(executor.map(FunctionPool.warm, ready))
 
     def rss_bytes(self) -> int:
         return sum(p.rss_bytes() for p in self.pools.values())

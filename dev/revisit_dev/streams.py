@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -201,7 +202,8 @@ class Mapping:
         try:
             result = self.invoke(self.function, {"Records": batch})
         except Exception:
-            log.exception("%s failed on a batch of %d stream record(s)", self.name, len(batch))
+            # the function's own traceback is in its log; here one line says what failed
+            log.error("%s failed on a batch of %d stream record(s): %s", self.name, len(batch), sys.exc_info()[1])
             return 0
         failures = result.get("batchItemFailures") if isinstance(result, dict) else None
         if not failures:

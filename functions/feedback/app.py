@@ -42,6 +42,7 @@ def export():
         "Content-Disposition": f'attachment; filename="feedback.{q.format}"',
         "X-Revisit-Rows": str(rows),
         "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
     }
     if next_cursor:
         headers["X-Revisit-Next-Cursor"] = next_cursor

@@ -60,6 +60,7 @@ class LocalStack:
             "REVISIT_DATA_DIR": str(data_dir),
             "CREDENTIAL_CACHE_SECONDS": "0",
             "REVISIT_SCHEDULE_SECONDS": "1",  # the scheduler ticks every second, not every 5 minutes
+            "REVISIT_MAX_CONTAINERS": "2",  # two processes per function: isolation shows, 2 cores suffice
             "PYTHONUNBUFFERED": "1",
         } | (extra_env or {})
         self.process: subprocess.Popen[bytes] | None = None

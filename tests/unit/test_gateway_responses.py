@@ -37,7 +37,8 @@ def test_every_template_response_is_json_with_its_own_keys_for_a_hostile_path(ki
         assert "injected" not in _keys(body)
 
 
-def test_the_404_keeps_the_request_id():
+def test_the_404_has_the_one_error_shape():
+    """The request id travels in the x-amzn-RequestId header, as for every other answer."""
     body = json.loads(RESPONSES["MISSING_AUTHENTICATION_TOKEN"].render("GET", "/x", "req-42", "m"))
-    assert body["error"]["code"] == "NOT_FOUND"
-    assert body["error"]["requestId"] == "req-42"
+    assert body == {"error": {"code": "NOT_FOUND", "message": body["error"]["message"], "details": []}}
+    assert "route" in body["error"]["message"]
