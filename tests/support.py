@@ -83,3 +83,18 @@ def invoke(function_name: str, event: dict[str, Any]) -> Reply:
         headers.setdefault(k.lower(), v[-1])
     assert "Traceback" not in (out.get("body") or "")
     return Reply(out["statusCode"], headers, out.get("body") or "")
+
+
+def emitted_metrics(out: str) -> dict[str, float]:
+    """The EMF metrics in a function's output (Powertools Metrics), summed over its lines."""
+    found: dict[str, float] = {}
+    for line in out.splitlines():
+        if '"_aws"' in line:
+            doc = json.loads(line)
+            for directive in doc["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = doc[metric["Name"]]
+                    found[metric["Name"]] = found.get(metric["Name"], 0) + (
+                        sum(value) if isinstance(value, list) else value
+                    )
+    return found

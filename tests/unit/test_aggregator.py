@@ -22,7 +22,7 @@ from tests.analytics_support import (
     put_feedback,
     write_and_read,
 )
-from tests.support import Context, function, sample_event
+from tests.support import Context, emitted_metrics, function, sample_event
 
 
 def test_one_customer_history_is_aggregated(table, stream):
@@ -332,29 +332,13 @@ def test_sample_event_is_applied_once(table):
     assert aggregate_state(table, "1042") == state
 
 
-def _emitted_metrics(out: str) -> dict[str, float]:
-    import json
-
-    found: dict[str, float] = {}
-    for line in out.splitlines():
-        if '"_aws"' in line:
-            doc = json.loads(line)
-            for directive in doc["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = doc[metric["Name"]]
-                    found[metric["Name"]] = found.get(metric["Name"], 0) + (
-                        sum(value) if isinstance(value, list) else value
-                    )
-    return found
-
-
 def test_each_batch_emits_its_record_outcomes_as_metrics(table, stream, capsys, monkeypatch):
     from revisit.dal import analytics as dal
 
     records = write_and_read(stream, [fb("C1", "2026-03-01T09:00:00.000Z", 5), fb(None, "2026-03-01T09:01:00Z", 2)])
     capsys.readouterr()
     assert invoke_aggregator(records) == {"batchItemFailures": []}
-    assert _emitted_metrics(capsys.readouterr().out) == {
+    assert emitted_metrics(capsys.readouterr().out) == {
         "RecordsApplied": 2,
         "RecordsDuplicate": 0,
         "RecordsSkipped": 0,
@@ -373,7 +357,7 @@ def test_each_batch_emits_its_record_outcomes_as_metrics(table, stream, capsys, 
     (failing,) = write_and_read(stream, [late])
     result = invoke_aggregator([*records, failing])
     assert result == {"batchItemFailures": [{"itemIdentifier": failing["dynamodb"]["SequenceNumber"]}]}
-    assert _emitted_metrics(capsys.readouterr().out) == {
+    assert emitted_metrics(capsys.readouterr().out) == {
         "RecordsApplied": 0,
         "RecordsDuplicate": 2,
         "RecordsSkipped": 0,

@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSResponse
 from revisit import delivery
 from revisit.dal import tracker_events
 from revisit.domain import sending
-from tests.support import Context, function
+from tests.support import Context, emitted_metrics, function
 
 
 class Bus:
@@ -169,18 +169,6 @@ def stream_record(seq: int, tracker_id: str) -> dict[str, Any]:
         },
         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/revisit-unit/stream/x",
     }
-
-
-def emitted_metrics(out: str) -> dict[str, float]:
-    found: dict[str, float] = {}
-    for line in out.splitlines():
-        if '"_aws"' in line:
-            doc = json.loads(line)
-            for directive in doc["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = doc[metric["Name"]]
-                    found[metric["Name"]] = sum(value) if isinstance(value, list) else value
-    return found
 
 
 def test_a_refused_completion_fails_its_record_and_the_rest_wait_unpublished(bus, capsys):
