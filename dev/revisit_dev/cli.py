@@ -166,7 +166,7 @@ def _print_bootstrap(out: dict[str, Any]) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    """Apply the layer's data migrations (revisit.migrations) to the target table."""
+    """Apply the layer's data migrations (revisit_dev.migrations) to the target table."""
     if args.hash_secret_arn:
         os.environ["HASH_SECRET_ARN"] = args.hash_secret_arn
     elif not args.table and not os.environ.get("HASH_SECRET"):  # the local stack's generated secret
@@ -176,7 +176,7 @@ def _migrate(args: argparse.Namespace) -> int:
         arn = next((s["ARN"] for s in names if s["Name"].endswith("HashingSecret")), None)
         if arn:
             os.environ["HASH_SECRET_ARN"] = arn
-    from revisit import migrations
+    from revisit_dev import migrations
 
     def progress(outcome: Any) -> None:
         print(

@@ -102,7 +102,6 @@ class Container:
         finally:
             os.close(request_r)
             os.close(response_w)
-        self.invocations = 0
         self.ready = False
         self._init_deadline = time.monotonic() + INIT_TIMEOUT
 
@@ -139,7 +138,6 @@ class Container:
             write_frame(self._to_worker, frame)
         except OSError:
             raise FunctionCrashed("Runtime.ExitError", f"{self.label}: the runtime exited") from None
-        self.invocations += 1
         try:
             answer = self._frame(time.monotonic() + timeout)
         except TimeoutError:  # (an OSError: first)
@@ -155,9 +153,6 @@ class Container:
 
     def rss_bytes(self) -> int:
         return rss_bytes(self.process.pid)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
 
     def close(self, kill: bool = False) -> None:
         """End the worker: a closed request pipe ends its loop (``kill``: at once)."""

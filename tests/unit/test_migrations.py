@@ -1,4 +1,4 @@
-"""revisit.migrations against a table in the old shape: new shape after, nothing on a second run,
+"""revisit_dev.migrations against a table in the old shape: new shape after, nothing on a second run,
 an interrupted run resumed at its cursor."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from revisit import migrations
 from revisit.dal import keys, table
+from revisit_dev import migrations
 
 TABLE = "revisit-unit"
 NOW = int(time.time())

@@ -1,4 +1,5 @@
-"""Migrations of stored data for existing deployments (`revisit migrate`).
+"""Migrations of stored data for existing deployments (`revisit migrate`): the operator's tool, kept
+out of the Lambda layer so that no function can Scan.
 
 Each migration has an id and is recorded in a marker item (``MIGRATION#<id>``): while it runs the
 marker holds the scan cursor of the last page done, so an interrupted run resumes there; once the
