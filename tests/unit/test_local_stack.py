@@ -602,6 +602,29 @@ def test_gateway_serves_http(tmp_path: Path):
         server.server_close()
 
 
+def test_gateway_connections_send_without_nagle_delay(tmp_path: Path):
+    """Headers and body are two writes: with Nagle's algorithm the body waited for the client's
+    delayed ACK on every kept-alive connection (measured: /health p50 44 ms, 1.0 ms without)."""
+    server = GatewayServer(("127.0.0.1", 0), Gateway(_fake_template(tmp_path), _fake_invoke))
+    seen: list[int] = []
+    setup = server.RequestHandlerClass.setup
+
+    def spy(handler):  # the accepted socket's option once the handler set it up
+        setup(handler)
+        seen.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    server.RequestHandlerClass = type("Spy", (server.RequestHandlerClass,), {"setup": spy})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(server.base_url + "/ok", timeout=10) as resp:
+            assert resp.status == 200
+        assert seen and all(seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # ====================================================================== containers
 
 

@@ -392,12 +392,12 @@ def dashboard(
     lo, hi = start.isoformat(), end.isoformat()
 
     c = dict.fromkeys(_COUNTERS + _VISIT_COUNTERS, 0)
-    for day in dal.day_counters(ws, slug, lo, hi):
+    for day in dal.day_counters(ws, slug, lo, hi, counters=tuple(c)):
         for name in c:
             c[name] += int(day.get(name, 0))
     per_customer: dict[str, int] = {}
-    for row in dal.activity(ws, slug, lo, hi):
-        per_customer[row["civ"]] = per_customer.get(row["civ"], 0) + int(row["visits"])
+    for _day, customer, visits in dal.activity(ws, slug, lo, hi):
+        per_customer[customer] = per_customer.get(customer, 0) + visits
     identified = sum(1 for v in per_customer.values() if v > 0)
     returning = sum(1 for v in per_customer.values() if v > 1)
 
