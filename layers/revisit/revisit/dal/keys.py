@@ -61,6 +61,12 @@ def idempotency(workspace_id: str, store_slug: str, key_hash: str) -> dict[str, 
     return {PK: f"IDEM#{workspace_id}#{store_slug}#{key_hash}", SK: META}
 
 
+def submit_idempotency(token_value: str, key_hash: str) -> dict[str, str]:
+    """A submit's Idempotency-Key record (campaign tokens), scoped to the token it was sent with.
+    Not under ``IDEM#``: migration 0002 reads that prefix as ``IDEM#<ws>#...``."""
+    return {PK: f"SUBIDEM#{token_value}#{key_hash}", SK: META}
+
+
 def legacy_idempotency(workspace_id: str, key_hash: str) -> dict[str, str]:
     """The workspace-scoped key of before the store scoping (read by the migration only)."""
     return {PK: f"IDEM#{workspace_id}#{key_hash}", SK: META}

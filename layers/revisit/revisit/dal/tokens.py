@@ -108,17 +108,38 @@ def close_campaign(workspace_id: str, campaign_id: str, token_value: str, closed
     )
 
 
-def consume_op(token: dict[str, Any], feedback_id: str, now_iso: str, now_epoch: int) -> dict[str, Any]:
+def consume_op(
+    token: dict[str, Any],
+    feedback_id: str,
+    now_iso: str,
+    now_epoch: int,
+    *,
+    request_hash: str | None = None,
+    feedback_created_at: str | None = None,
+    keep_until_epoch: int | None = None,
+) -> dict[str, Any]:
     """The transaction item that uses the token (see :mod:`revisit.dal.submissions`).
 
-    One-time: the token must still be open and unexpired; it becomes used.
+    One-time: the token must still be open and unexpired; it becomes used. With ``request_hash``
+    it also keeps what a retry of the same answer needs (``submitHash``, ``feedbackId``,
+    ``feedbackCreatedAt``) and its expiry (the TTL attribute, read back as ``expiresEpoch``)
+    becomes ``keep_until_epoch``, so the used token stays readable that long.
     Campaign: it must be open, unexpired and below maxUses; its use count goes up by one.
     """
     if token["kind"] == "one_time":
+        sets = "SET #s = :used, usedAt = :now, feedbackId = :fid"
+        values = {":used": table.value("used"), ":fid": table.value(feedback_id)}
+        if request_hash is not None:
+            sets += f", submitHash = :h, feedbackCreatedAt = :fat, {keys.TTL} = :keep"
+            values |= {
+                ":h": table.value(request_hash),
+                ":fat": table.value(feedback_created_at or now_iso),
+                ":keep": table.value(keep_until_epoch if keep_until_epoch is not None else token[EXPIRES]),
+            }
         token_update = {
-            "UpdateExpression": "SET #s = :used, usedAt = :now, feedbackId = :fid",
+            "UpdateExpression": sets,
             "ConditionExpression": f"#s = :open AND {keys.TTL} > :epoch",
-            "ExpressionAttributeValues": {":used": table.value("used"), ":fid": table.value(feedback_id)},
+            "ExpressionAttributeValues": values,
         }
     else:
         token_update = {
@@ -132,3 +153,34 @@ def consume_op(token: dict[str, Any], feedback_id: str, now_iso: str, now_epoch:
         {":open": table.value("open"), ":now": table.value(now_iso), ":epoch": table.value(now_epoch)}
     )
     return {"Update": {"Key": table.serialize(keys.token(token["token"])), **token_update}}
+
+
+def submit_idempotency_op(
+    token_value: str, key_hash: str, record: dict[str, Any], now_epoch: int, expires_epoch: int
+) -> dict[str, Any]:
+    """The transaction item that claims a submit's Idempotency-Key for this token: a new record
+    (``record``: requestHash, feedbackId, feedbackCreatedAt) with a TTL of ``expires_epoch``. An
+    existing record past its expiry counts as absent even before TTL deletes it."""
+    item = {
+        **keys.submit_idempotency(token_value, key_hash),
+        keys.TYPE: "submit_idempotency",
+        "token": token_value,
+        **record,
+        keys.TTL: expires_epoch,
+    }
+    return {
+        "Put": {
+            "Item": table.serialize(item),
+            "ConditionExpression": f"attribute_not_exists(pk) OR {keys.TTL} <= :now",
+            "ExpressionAttributeValues": {":now": table.value(now_epoch)},
+        }
+    }
+
+
+def get_submit_idempotency(token_value: str, key_hash: str, now_epoch: int) -> dict[str, Any] | None:
+    """The first answer sent with this key on this token (``requestHash``, ``feedbackId``,
+    ``feedbackCreatedAt``), or None; a record past its TTL is gone even before TTL deletes it."""
+    item = table.get(keys.submit_idempotency(token_value, key_hash))
+    if not item or item.get(keys.TTL, 0) <= now_epoch:
+        return None
+    return table.plain(item, (*keys.HIDDEN, keys.TTL))
