@@ -29,6 +29,7 @@ class Settings:
     email_sender: str = "surveys@example.com"
     whatsapp_webhook_url: str = ""
     event_bus_name: str = "default"
+    store_cache_seconds: float = 30.0  # how long a container shows a store's settings after a change
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,6 +50,7 @@ class Settings:
             email_sender=env.get("EMAIL_SENDER", "surveys@example.com"),
             whatsapp_webhook_url=env.get("WHATSAPP_WEBHOOK_URL", ""),
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
+            store_cache_seconds=float(env.get("STORE_CACHE_SECONDS", "30")),
         )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from revisit.dal import keys, table
-from revisit.dal.errors import AlreadyExists, UnknownWorkspace
+from revisit.dal.errors import AlreadyExists, NoSuchItem, UnknownWorkspace
 
-_STORE_FIELDS = ("workspaceId", "slug", "name", "timezone", "shopId", "createdAt")
+# What an owner may change (PATCH /api/stores/{storeSlug}); all but name and timezone absent until set.
+_STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions")
+_STORE_FIELDS = ("workspaceId", "slug", *_STORE_SETTINGS, "shopId", "createdAt", "updatedAt")
 
 
 def get_workspace(workspace_id: str) -> dict[str, Any] | None:
@@ -52,6 +54,23 @@ def create_store(
 def get_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
     item = table.get(keys.store(workspace_id, slug))
     return _public(item) if item else None
+
+
+def update_store(workspace_id: str, slug: str, changes: dict[str, Any], updated_at: str) -> dict[str, Any]:
+    """SET the given attributes (None REMOVEs one) and ``updatedAt``, in one UpdateItem on the
+    condition that the store exists (NoSuchItem otherwise: nothing is written). The store after it."""
+    fixed = sorted(set(changes) - set(_STORE_SETTINGS))
+    if fixed:
+        raise ValueError(f"not store settings: {', '.join(fixed)}")
+    updated = table.update_fields(
+        keys.store(workspace_id, slug),
+        changes,
+        sets=["updatedAt = :updatedAt"],
+        values={":updatedAt": table.value(updated_at)},
+        returns="ALL_NEW",
+        failure=NoSuchItem,
+    )
+    return _public(updated)
 
 
 def list_stores(workspace_id: str) -> list[dict[str, Any]]:

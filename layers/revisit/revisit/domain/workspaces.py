@@ -6,8 +6,11 @@ import re
 import secrets
 from typing import Any
 
-from revisit.dal import AlreadyExists, UnknownWorkspace
+from revisit.config import settings as runtime_settings
+from revisit.dal import AlreadyExists, NoSuchItem, UnknownWorkspace
 from revisit.dal import workspaces as dal
+from revisit.domain import locales
+from revisit.domain.auth import Principal
 from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.util import iso, now
 from revisit.errors import Conflict, NotFound, field_error
@@ -37,12 +40,29 @@ def ensure_workspace(workspace_id: str, name: str | None = None) -> bool:
     return dal.create_workspace(workspace_id, name or workspace_id, iso(now()))
 
 
-def create_store(workspace_id: str, slug: str, name: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
+# A store's settings besides its name and time zone (validated by the caller); absent = not set.
+SETTINGS = ("locale", "brandColor", "logoUrl", "reviewPrompt", "questions")
+
+
+def create_store(
+    workspace_id: str,
+    slug: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new store (with its NPS shop id and first category and channel); ``settings`` are the
+    optional ones of :data:`SETTINGS` (e.g. ``{"locale": "fr"}``)."""
+    given = {k: v for k, v in (settings or {}).items() if v is not None}
+    unknown = sorted(set(given) - set(SETTINGS))
+    if unknown:
+        raise field_error(unknown[0], "is not a store setting")
     store = {
         "workspaceId": workspace_id,
         "slug": slug,
         "name": name or slug,
         "timezone": timezone,
+        **given,
         "shopId": secrets.token_hex(15),
         "createdAt": iso(now()),
     }
@@ -66,6 +86,53 @@ def get_store(workspace_id: str, slug: str) -> dict[str, Any]:
     return store
 
 
+def store_settings(principal: Principal, slug: str) -> dict[str, Any]:
+    """GET /api/stores/{storeSlug}: the owner, a workspace key or a key of this very store."""
+    principal.require_store(slug)
+    return settings_view(get_store(principal.workspace_id, slug))
+
+
+def update_store(principal: Principal, slug: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some of a store's settings (None removes an optional one) in one conditional write;
+    the store's settings after it. This container's cached copy is dropped at once (others keep
+    theirs for at most STORE_CACHE_SECONDS)."""
+    principal.require_store(slug)
+    unknown = sorted(set(changes) - {"name", "timezone", *SETTINGS})
+    if unknown:
+        raise field_error(unknown[0], "cannot be changed")
+    for required in ("name", "timezone"):
+        if required in changes and changes[required] is None:
+            raise field_error(required, "cannot be null (a store always has one)")
+    if not changes:
+        return store_settings(principal, slug)
+    try:
+        store = dal.update_store(principal.workspace_id, slug, changes, iso(now()))
+    except NoSuchItem:
+        raise NotFound(
+            f"Store '{slug}' does not exist.", details=[{"field": "storeSlug", "message": "unknown store"}]
+        ) from None
+    finally:
+        _store_cache.pop((principal.workspace_id, slug))
+    return settings_view(store)
+
+
+def settings_view(store: dict[str, Any]) -> dict[str, Any]:
+    """A store's settings as the API shows them: every one named, null when not set."""
+    return {
+        "storeSlug": store["slug"],
+        "name": store.get("name") or store["slug"],
+        "timezone": store.get("timezone") or "UTC",
+        "locale": store.get("locale") or locales.DEFAULT,
+        "brandColor": store.get("brandColor"),
+        "logoUrl": store.get("logoUrl"),
+        "reviewPrompt": store.get("reviewPrompt"),
+        "questions": store.get("questions"),
+        "shopId": store.get("shopId"),
+        "createdAt": store.get("createdAt"),
+        "updatedAt": store.get("updatedAt"),
+    }
+
+
 def find_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
     return dal.get_store(workspace_id, slug)
 
@@ -78,14 +145,14 @@ def store_by_shop_id(shop_id: str) -> dict[str, Any] | None:
     return dal.store_by_shop_id(shop_id)
 
 
-STORE_CACHE_SECONDS = 300.0
 _store_cache = TtlCache(max_entries=1024)
 
 
 def cached_store(workspace_id: str, slug: str) -> dict[str, Any] | None:
-    """A store's public facts (name, time zone) for display, cached in the container for 5 min."""
+    """A store as stored (name, time zone, locale, branding, ...) for display, cached in the
+    container for ``STORE_CACHE_SECONDS`` (default 30 s: the longest a customer sees an old name)."""
     store = _store_cache.get((workspace_id, slug))
     if store is MISSING:
         store = dal.get_store(workspace_id, slug)
-        _store_cache.put((workspace_id, slug), store, STORE_CACHE_SECONDS)
+        _store_cache.put((workspace_id, slug), store, runtime_settings().store_cache_seconds)
     return store

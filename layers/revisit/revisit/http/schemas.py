@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
+import unicodedata
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    UrlConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from revisit.domain import locales
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -89,21 +105,163 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
-class CreateStore(Strict):
-    slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and '-', 1-64 chars")
-    name: Name | None = None
-    timezone: str = Field(default="UTC", max_length=64)
+# ------------------------------------------------------------------ stores and their settings
 
-    @field_validator("timezone")
+
+def public_https(url: AnyHttpUrl) -> AnyHttpUrl:
+    """A link we put in customers' messages and pages: https, and not to an address inside a
+    network (private, loopback, link-local - the cloud metadata service - or otherwise not global)."""
+    if url.scheme != "https":
+        raise ValueError("must be an https URL")
+    host = (url.host or "").strip("[]").lower()
+    if host == "localhost" or host.endswith((".localhost", ".internal")):
+        raise ValueError("must point to a public host")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return url  # a host name
+    mapped = getattr(address, "ipv4_mapped", None)
+    if not address.is_global or (mapped is not None and not mapped.is_global):
+        raise ValueError("must not point to a private, loopback, link-local or metadata address")
+    return url
+
+
+def known_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown IANA time zone") from None
+    return value
+
+
+def _printable(value: str) -> str:
+    """Text shown to customers (pages, email subjects, SMS): no control characters or line breaks."""
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+def _supported_locale(value: str) -> str:
+    if value not in locales.SUPPORTED:
+        raise ValueError(f"must be one of {', '.join(locales.SUPPORTED)}")
+    return value
+
+
+def _hex_colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
+        raise ValueError("must be a colour written #rrggbb (e.g. #1a73e8)")
+    return value.lower()
+
+
+def _question_text(value: str) -> str:
+    if "{" in value.replace("{store}", "") or "}" in value.replace("{store}", ""):
+        raise ValueError("may hold the placeholder {store} and no other braces")
+    return value
+
+
+def _cannot_change(_value: Any) -> Any:
+    raise ValueError("cannot be changed")
+
+
+PublicHttpsUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048), AfterValidator(public_https)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_printable)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(known_zone)]
+Locale = Annotated[str, AfterValidator(_supported_locale)]
+BrandColor = Annotated[str, AfterValidator(_hex_colour)]
+QuestionText = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(_printable), AfterValidator(_question_text)
+]
+Fixed = Annotated[Any, AfterValidator(_cannot_change)]
+
+
+class ReviewPrompt(Strict):
+    """After a rating of at least ``minRating``, the thank-you page offers the public review ``url``."""
+
+    minRating: Annotated[int, Field(strict=True, ge=4, le=5)]
+    url: PublicHttpsUrl
+
+
+# The survey question per language ({"fr": "Comment était votre visite chez {store} ?"}): one
+# optional field per supported locale, so an unknown one is rejected as `questions.<key>`.
+Questions = create_model(
+    "Questions",
+    __base__=Strict,
+    **{code: (QuestionText | None, None) for code in locales.SUPPORTED},
+)
+
+# The settings a store has besides its slug, in the order the API shows them.
+STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions")
+
+
+def _settings_dump(model: BaseModel, fields: set[str]) -> dict[str, Any]:
+    """The given settings as stored: URLs as text, a questions map without its unset languages (an
+    empty one is no map: None)."""
+    out = model.model_dump(mode="json", include=fields)
+    if out.get("questions") is not None:
+        out["questions"] = {k: v for k, v in out["questions"].items() if v is not None} or None
+    return out
+
+
+class StoreSettings(Strict):
+    """The optional settings of a store, shared by its creation and its PATCH."""
+
+    locale: Locale | None = None
+    brandColor: BrandColor | None = None
+    logoUrl: PublicHttpsUrl | None = None
+    reviewPrompt: ReviewPrompt | None = None
+    questions: Questions | None = None  # type: ignore[valid-type]
+
+
+class CreateStore(StoreSettings):
+    # The slug, as `storeSlug` (the name every other route uses) or `slug` (its older name): one of them.
+    storeSlug: StoreSlug | None = Field(default=None, description="lower-case letters, digits and '-', 1-64 chars")
+    slug: StoreSlug | None = Field(default=None, validate_default=True, description="the same as storeSlug")
+    name: DisplayName | None = None
+    timezone: TimeZone = "UTC"
+
+    @field_validator("slug")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    def _one_slug(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "storeSlug" not in info.data:  # storeSlug itself was invalid: its own error says why
+            return value
+        other = info.data["storeSlug"]
+        if value is not None and other is not None:
+            raise ValueError("give the slug once: as storeSlug or as slug, not both")
+        if value is None and other is None:
+            raise ValueError("is required (as storeSlug or slug)")
+        return value or other
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown IANA time zone") from None
+    def settings(self) -> dict[str, Any]:
+        """The optional settings given (name and timezone are arguments of their own)."""
+        given = self.model_fields_set & set(STORE_SETTINGS) - {"name", "timezone"}
+        return {k: v for k, v in _settings_dump(self, given).items() if v is not None}
+
+
+class StoreSettingsPatch(StoreSettings):
+    """PATCH /api/stores/{storeSlug}: every field optional; null removes an optional setting."""
+
+    name: DisplayName | None = None
+    timezone: TimeZone | None = None
+    # What identifies a store or records its history is not a setting.
+    slug: Fixed = None
+    storeSlug: Fixed = None
+    shopId: Fixed = None
+    workspaceId: Fixed = None
+    createdAt: Fixed = None
+    updatedAt: Fixed = None
+
+    @field_validator("name", "timezone", mode="before")
+    @classmethod
+    def _required(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null (a store always has one)")
         return value
+
+    def changes(self) -> dict[str, Any]:
+        """Only the settings the caller sent; None removes one."""
+        return _settings_dump(self, self.model_fields_set & set(STORE_SETTINGS))
 
 
 class CreateKey(Strict):
