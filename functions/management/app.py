@@ -1,4 +1,5 @@
-"""Management API: stores and credentials (owner); campaigns, surveys, NPS setup (owner or API key)."""
+"""Management API: stores and credentials (owner); store settings, campaigns, surveys, NPS setup (owner or
+API key)."""
 
 from revisit.domain import credentials, nps, surveys, tokens, workspaces
 from revisit.domain.auth import Kind
@@ -6,7 +7,7 @@ from revisit.domain.util import iso_or_none
 from revisit.errors import NotFound, field_error
 from revisit.http.app import base_url, body, create_app, json_response, principal
 from revisit.http.nps_schemas import CreateCategory, CreateChannel, PatchConfig
-from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore
+from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore, StoreSettingsPatch
 from revisit.http.tracker_schemas import CreateSurvey, PatchSurvey
 from revisit.observability import logger
 
@@ -17,7 +18,7 @@ app = create_app()
 def create_store():
     owner = principal(app, Kind.OWNER)
     req = body(app, CreateStore)
-    store = workspaces.create_store(owner.workspace_id, req.slug, req.name, req.timezone)
+    store = workspaces.create_store(owner.workspace_id, req.slug, req.name, req.timezone, req.settings())
     return json_response(201, store)
 
 
@@ -25,6 +26,20 @@ def create_store():
 def list_stores():
     owner = principal(app, Kind.OWNER)
     return json_response(200, {"items": workspaces.list_stores(owner.workspace_id)})
+
+
+@app.get("/api/stores/<store_slug>")
+def get_store_settings(store_slug: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    return json_response(200, workspaces.store_settings(caller, store_slug))
+
+
+@app.patch("/api/stores/<store_slug>")
+def update_store_settings(store_slug: str):
+    caller = principal(app, Kind.OWNER, Kind.API)
+    caller.require_store(store_slug)  # a key of another store learns nothing, not even a bad field
+    req = body(app, StoreSettingsPatch)
+    return json_response(200, workspaces.update_store(caller, store_slug, req.changes()))
 
 
 @app.post("/api/keys")

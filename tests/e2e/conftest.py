@@ -59,6 +59,7 @@ class LocalStack:
             "REVISIT_MOTO_PORT": str(free_port()),
             "REVISIT_DATA_DIR": str(data_dir),
             "CREDENTIAL_CACHE_SECONDS": "0",
+            "STORE_CACHE_SECONDS": "0",  # a store PATCH shows on the next page, email and SMS
             "REVISIT_SCHEDULE_SECONDS": "1",  # the scheduler ticks every second, not every 5 minutes
             "REVISIT_MAX_CONTAINERS": "2",  # two processes per function: isolation shows, 2 cores suffice
             "PYTHONUNBUFFERED": "1",
