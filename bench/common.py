@@ -633,9 +633,12 @@ class Meter:
             if params.get("ProjectionExpression") and "IndexName" not in params:
                 # DynamoDB charges the whole item whatever the projection: size what is stored
                 # (a projection that keeps the table's keys lets the item be found).
+                # A projection may leave out the partition key: it is the Query's own ``:pk``.
                 t = moto_table(params["TableName"])
                 keys = [t.hash_key_attr, *([t.range_key_attr] if t.range_key_attr else [])]
-                assert all(k in i for i in items for k in keys), "a projection without the keys"
+                partition = {t.hash_key_attr: params.get("ExpressionAttributeValues", {}).get(":pk")}
+                items = [{**partition, **i} for i in items]
+                assert all(k in i and i[k] for i in items for k in keys), "a projection without the sort key"
                 items = [peek(params["TableName"], {k: i[k] for k in keys}) or i for i in items]
             size = sum(item_size(i) for i in items)
             unreturned = int(parsed.get("ScannedCount", len(items))) - len(items)

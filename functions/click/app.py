@@ -2,7 +2,8 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from revisit.domain import clicks
+from revisit import i18n
+from revisit.domain import clicks, locales
 from revisit.http import pages
 from revisit.http.app import base_url, create_app, header
 from revisit.observability import logger
@@ -14,8 +15,11 @@ app = create_app()
 def click(token: str):
     visitor = f"{app.current_event.request_context.identity.source_ip}|{header(app, 'User-Agent') or ''}"
     if clicks.record_click(token, visitor) is None:
-        html = pages.message("Survey not found", "This survey link does not exist. Please check the link.")
-        return Response(status_code=404, content_type="text/html; charset=utf-8", body=html, headers=pages.HEADERS)
+        t = i18n.text(locales.choose(None, header(app, "Accept-Language"), None))
+        page = pages.message(
+            404, t, pages.Brand(""), t("Survey not found"), t("This survey link does not exist. Please check the link.")
+        )
+        return Response(status_code=404, content_type="text/html; charset=utf-8", body=page.html, headers=page.headers)
     location = f"{base_url(app)}/s/{token}"
     return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
 

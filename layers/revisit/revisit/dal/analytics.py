@@ -164,7 +164,7 @@ def day_counters(
     request = table.range_query(keys.PK, keys.SK, keys.agg_store_pk(workspace_id, store_slug), lo, hi)
     if counters is not None:
         names = {f"#c{i}": name for i, name in enumerate(("day", *counters))}
-        request["ProjectionExpression"] = ", ".join(names)
+        request["ProjectionExpression"] = ", ".join(["#sk", *names])
         request["ExpressionAttributeNames"] |= names
     return [_strip(i) for i in table.query_all(**request)]
 

@@ -17,9 +17,10 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from revisit import i18n
 from revisit.config import settings
 from revisit.dal import trackers as dal
-from revisit.domain import trackers, unsubscribes, workspaces
+from revisit.domain import locales, trackers, unsubscribes, workspaces
 from revisit.domain.util import iso, parse_iso
 from revisit.observability import logger
 
@@ -213,7 +214,7 @@ def _send(claim: _Claim, index: int, adapters: dict[str, Any], policy: Policy) -
             if claim.settle({}, resume):
                 claim.report.deferred += 1
             return
-    message = _message(tracker, channel, address, store.get("name") or tracker["storeSlug"])
+    message = _message(tracker, channel, address, store)
     delivery = adapters[channel].send(message)
     if delivery.ok:
         claim.delivered = True
@@ -262,17 +263,27 @@ def _failed(claim: _Claim, channel: str, error: str, policy: Policy) -> None:
     claim.settle(changes, now + RETRY_BASE * (2 ** (attempts - 1)), "SurveySendFailed", channel=channel, final=False)
 
 
-def _message(tracker: dict[str, Any], channel: str, address: str, store_name: str):
+def _message(tracker: dict[str, Any], channel: str, address: str, store: dict[str, Any]):
+    """The email or SMS of a tracker, in the store's language, with its display name."""
     from revisit.delivery import Message
 
+    name = store.get("name") or tracker["storeSlug"]
+    t = i18n.text(locales.choose(None, None, store.get("locale")))
     link = tracker["linkUrl"]
     base, _, token = link.rpartition("/r/")
     unsubscribe = f"{base}/u/{token}"
     if channel == "email":
-        review = f"\n\nLoved it? Tell others: {tracker['newReviewLink']}" if tracker.get("newReviewLink") else ""
+        review = ""
+        if tracker.get("newReviewLink"):
+            review = "\n\n" + t("Loved it? Tell others: {link}", link=tracker["newReviewLink"])
         text = (
-            f"Hello,\n\nThank you for your visit to {store_name}. How did we do? It takes ten seconds:\n{link}"
-            f"{review}\n\nNo more surveys from {store_name}: {unsubscribe}\n"
+            t("Hello,")
+            + "\n\n"
+            + t("Thank you for your visit to {store}. How did we do? It takes ten seconds:", store=name)
+            + f"\n{link}{review}\n\n"
+            + t("No more surveys from {store}: {link}", store=name, link=unsubscribe)
+            + "\n"
         )
-        return Message(address, f"How was your visit to {store_name}?", text)
-    return Message(address, "", f"{store_name}: how did we do? {link} Opt out: {unsubscribe}")
+        return Message(address, i18n.question(t, name, store.get("questions")), text)
+    sms = t("{store}: how did we do? {link} Opt out: {optout}", store=name, link=link, optout=unsubscribe)
+    return Message(address, "", sms)

@@ -297,6 +297,7 @@ class TokenPayload(BaseModel):
 
     orderId: OrderId | None = None
     civ: Civ | None = None
+    locale: Annotated[str, AfterValidator(_supported_locale)] | None = None  # the customer's language
 
     @field_validator("orderId", mode="before")
     @classmethod

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from revisit.http.schemas import Instant, Name, StoreSlug, Strict, storable, with_headroom
-
-
-def public_https(url: AnyHttpUrl) -> AnyHttpUrl:
-    """A link we put in customers' messages: https, and not to an address inside a network
-    (private, loopback, link-local - the cloud metadata service - or otherwise not global)."""
-    if url.scheme != "https":
-        raise ValueError("must be an https URL")
-    host = (url.host or "").strip("[]").lower()
-    if host == "localhost" or host.endswith((".localhost", ".internal")):
-        raise ValueError("must point to a public host")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return url  # a host name
-    mapped = getattr(address, "ipv4_mapped", None)
-    if not address.is_global or (mapped is not None and not mapped.is_global):
-        raise ValueError("must not point to a private, loopback, link-local or metadata address")
-    return url
-
+from revisit.http.schemas import Instant, Name, StoreSlug, Strict, public_https, storable, with_headroom
 
 ReviewLink = Annotated[AnyHttpUrl, AfterValidator(public_https)]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
