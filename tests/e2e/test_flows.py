@@ -74,8 +74,9 @@ def test_fifty_concurrent_submissions_of_one_token_make_one_record(stack, creds)
         headers={"x-api-key": creds["storeApiKey"]},
     ).json()["token"]
 
-    def submit(i):
-        return stack.request("POST", "/api/external/public/submit", json={"token": token, "rating": 1 + i % 5})
+    def submit(i):  # fifty different answers (an identical one would be a retry, replayed with 200)
+        body = {"token": token, "rating": 1 + i % 5, "comment": f"answer {i}"}
+        return stack.request("POST", "/api/external/public/submit", json=body)
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         replies = list(pool.map(submit, range(50)))
