@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 ENGINE  := dev/engine/node_modules/.installed
 
-.PHONY: setup dev test lint format validate build unit e2e bench browser clean lock
+.PHONY: setup dev test lint format validate build unit e2e bench browser clean lock catalogs
 
 $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -71,6 +71,11 @@ e2e: setup
 bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python -m bench.localstack
+
+# The customer-facing texts: new ones into every language's .po (untranslated: the catalog test
+# fails until they are translated), gone ones out, then the .mo files compiled (docs/customer-pages.md).
+catalogs: setup
+	$(BIN)/python -m revisit_dev.catalogs update
 
 lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check > requirements-dev.lock

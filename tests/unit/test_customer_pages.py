@@ -188,3 +188,23 @@ def test_closed_links_in_the_language(world):
     assert used.status == 410 and lang(used.text) == "it" and "Questo sondaggio è già stato compilato" in used.text
     unknown = page("tkn_" + "x" * 22, "pt")
     assert unknown.status == 404 and "Inquérito não encontrado" in unknown.text
+
+
+def test_the_form_post_sample_event(world):
+    """events/survey_answer.json (sam local invoke SurveyPageFunction -e ...): a phone's form post in French."""
+    from tests.support import sample_event
+
+    event = sample_event("survey_answer")
+    assert invoke("survey_page", event).status == 404  # the sample's placeholder token
+    token = new_token(world, {"orderId": "SAMPLE-1"})
+    event["path"], event["pathParameters"] = f"/s/{token}", {"token": token}
+    reply = invoke("survey_page", event)
+    assert reply.status == 200 and lang(reply.text) == "fr" and "Merci !" in reply.text
+    [stored] = feedback_of(world, "SAMPLE-1")
+    assert stored["rating"] == 4 and stored["comment"] == "Très bien, merci"
+
+
+def test_an_unsupported_payload_locale_is_refused(world):
+    body = {"storeSlug": "downtown-coffee", "payload": {"orderId": "L-1", "locale": "xx"}}
+    reply = invoke("token", api_event("POST", "/api/external/token", body=body, headers={"x-api-key": world.store_key}))
+    assert reply.status == 400 and reply.json["error"]["details"][0]["field"] == "payload.locale", reply.text
