@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 ENGINE  := dev/engine/node_modules/.installed
 
-.PHONY: setup dev test lint format validate build unit e2e bench browser clean lock catalogs
+.PHONY: setup dev test lint format validate build unit e2e bench browser clean lock catalogs openapi
 
 $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -76,6 +76,11 @@ bench: setup
 # fails until they are translated), gone ones out, then the .mo files compiled (docs/customer-pages.md).
 catalogs: setup
 	$(BIN)/python -m revisit_dev.catalogs update
+
+# docs/openapi.json from the handlers, their models and template.yaml (tests/unit/test_openapi.py
+# fails when the committed file differs from what the code generates).
+openapi: setup
+	$(BIN)/python -m revisit_dev.openapi
 
 lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check > requirements-dev.lock
