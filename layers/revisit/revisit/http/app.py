@@ -14,6 +14,7 @@ from revisit import errors
 from revisit.config import settings
 from revisit.domain import auth
 from revisit.domain.auth import Kind, Presented, Principal
+from revisit.http.schemas import SLUG_PATTERN
 from revisit.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -30,6 +31,33 @@ STATUS = {
 }
 
 M = TypeVar("M", bound=BaseModel)
+
+# The WWW-Authenticate challenge of each kind of credential (RFC 9110 11.6.1: custom schemes are
+# allowed), in the order a route accepting several lists them.
+CHALLENGES = {
+    Kind.OWNER: 'Bearer realm="revisit"',  # + x-workspace-id
+    Kind.API: 'ApiKey header="x-api-key"',
+    Kind.PARTNER: 'PartnerKey headers="X-API-KEY, X-API-SECRET"',
+}
+# The NPS seed's routes take their credentials as parameters and answer a failed authorization
+# with 403 (seed 002 says nothing of a challenge): the 403 names the parameters they accept.
+SEED_CHALLENGES = {
+    "/nps/create": 'ApiKey body="shop_id, shop_secret", ApiKey body="shop_id, did"',
+    "/nps/reviews": 'ApiKey query="shop_id, shop_secret"',
+}
+
+
+def challenge(allowed: frozenset[Kind] | set[Kind]) -> str:
+    """One challenge per scheme the route accepts (comma-separated, as RFC 9110 allows)."""
+    return ", ".join(c for kind, c in CHALLENGES.items() if kind in allowed) or CHALLENGES[Kind.OWNER]
+
+
+class Challenged(errors.Unauthenticated):
+    """Unauthenticated, with the challenge of the credentials the route accepts."""
+
+    def __init__(self, message: str, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 # Every JSON answer (errors too): never sniffed as another type, never kept by a cache (they carry
@@ -77,7 +105,11 @@ def create_app(
     @app.exception_handler(errors.RevisitError)
     def _domain_error(exc: errors.RevisitError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 and 401 not in overrides else None
+        headers = None
+        if status == 401 and 401 not in overrides:
+            headers = {"WWW-Authenticate": getattr(exc, "challenge", None) or CHALLENGES[Kind.OWNER]}
+        elif 401 in overrides and isinstance(exc, errors.Forbidden) and app.current_event.resource in SEED_CHALLENGES:
+            headers = {"WWW-Authenticate": SEED_CHALLENGES[app.current_event.resource]}
         return fail(status, exc.code, exc.message, exc.details, headers)
 
     @app.not_found
@@ -124,7 +156,113 @@ def presented(app: APIGatewayRestResolver) -> Presented:
 
 
 def principal(app: APIGatewayRestResolver, *allowed: Kind) -> Principal:
-    return auth.authenticate(presented(app), frozenset(allowed))
+    """The caller, if it presents credentials of one of the ``allowed`` kinds; a 401 names them."""
+    try:
+        return auth.authenticate(presented(app), frozenset(allowed))
+    except errors.Unauthenticated as exc:
+        raise Challenged(exc.message, challenge(set(allowed))) from None
+
+
+def _n(value: Any) -> str:
+    """A bound as written in a message: 5, not 5.0."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _plural(count: Any, word: str) -> str:
+    return f"{_n(count)} {word}{'' if str(count) == '1' else 's'}"
+
+
+# The request models' patterns, in words (any other one is quoted).
+PATTERNS = {
+    SLUG_PATTERN: "must be 1-64 lower-case letters, digits and '-', not starting or ending with '-'",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "must be an email address",
+    r"^\+[1-9][0-9]{6,14}$": "must be a phone number in E.164 form, e.g. +33612345678",
+    r"^\+?[0-9 ()-]{6,24}$": "must be a phone number, e.g. +33 6 12 34 56 78",
+    r"^[A-Z]{3}$": "must be a three-letter currency code, e.g. EUR",
+    r"^[A-Za-z0-9_.-]{1,64}$": "must be 1-64 letters, digits, '_', '.' or '-'",
+}
+
+# pydantic's error types in plain words (its own wording - "Input should be", "Field required" -
+# is a library's, not this API's). Each takes the error's ctx.
+_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "missing": lambda _: "is required",
+    "extra_forbidden": lambda _: "is not a field of this request",
+    "int_type": lambda _: "must be a whole number",
+    "int_parsing": lambda _: "must be a whole number",
+    "int_from_float": lambda _: "must be a whole number",
+    "int_parsing_size": lambda _: "must be a smaller whole number",
+    "float_type": lambda _: "must be a number",
+    "float_parsing": lambda _: "must be a number",
+    "decimal_type": lambda _: "must be a number",
+    "decimal_parsing": lambda _: "must be a number",
+    "finite_number": lambda _: "must be a finite number",
+    "bool_type": lambda _: "must be true or false",
+    "bool_parsing": lambda _: "must be true or false",
+    "string_type": lambda _: "must be a string",
+    "string_unicode": lambda _: "must be a string",
+    "string_too_short": lambda c: (
+        "must not be empty"
+        if str(c.get("min_length")) == "1"
+        else f"must be at least {_plural(c.get('min_length'), 'character')}"
+    ),
+    "string_too_long": lambda c: f"must be at most {_plural(c.get('max_length'), 'character')}",
+    "string_pattern_mismatch": lambda c: PATTERNS.get(
+        str(c.get("pattern")), f"is not in the expected form (pattern {c.get('pattern')})"
+    ),
+    "too_short": lambda c: f"must have at least {_plural(c.get('min_length'), 'item')}",
+    "too_long": lambda c: f"must have at most {_plural(c.get('max_length'), 'item')}",
+    "greater_than": lambda c: f"must be more than {_n(c.get('gt'))}",
+    "greater_than_equal": lambda c: f"must be at least {_n(c.get('ge'))}",
+    "less_than": lambda c: f"must be less than {_n(c.get('lt'))}",
+    "less_than_equal": lambda c: f"must be at most {_n(c.get('le'))}",
+    "multiple_of": lambda c: f"must be a multiple of {_n(c.get('multiple_of'))}",
+    "literal_error": lambda c: f"must be {c.get('expected')}",
+    "enum": lambda c: f"must be {c.get('expected')}",
+    "none_required": lambda _: "must be null",
+    "model_type": lambda _: "must be an object",
+    "model_attributes_type": lambda _: "must be an object",
+    "dict_type": lambda _: "must be an object",
+    "list_type": lambda _: "must be a list",
+    "tuple_type": lambda _: "must be a list",
+    "set_type": lambda _: "must be a list",
+    "date_type": lambda _: "must be a day written YYYY-MM-DD",
+    "date_parsing": lambda _: "must be a day written YYYY-MM-DD",
+    "date_from_datetime_parsing": lambda _: "must be a day written YYYY-MM-DD",
+    "date_from_datetime_inexact": lambda _: "must be a day written YYYY-MM-DD, without a time",
+    "datetime_type": lambda _: "must be a date and time such as 2024-05-01T18:30:00Z",
+    "datetime_parsing": lambda _: "must be a date and time such as 2024-05-01T18:30:00Z",
+    "datetime_from_date_parsing": lambda _: (
+        "must be a date and time such as 2024-05-01T18:30:00Z (or a day YYYY-MM-DD)"
+    ),
+    "datetime_object_invalid": lambda _: "must be a date and time such as 2024-05-01T18:30:00Z",
+    "timezone_aware": lambda _: "must include a time zone (e.g. Z or +02:00)",
+    "timezone_naive": lambda _: "must not include a time zone",
+    "uuid_type": lambda _: "must be a UUID",
+    "uuid_parsing": lambda _: "must be a UUID",
+    "uuid_version": lambda _: "must be a UUID",
+    "url_type": lambda _: "must be a URL",
+    "url_parsing": lambda _: "must be a URL",
+    "url_syntax_violation": lambda _: "must be a URL",
+    "url_scheme": lambda c: f"must be a URL whose scheme is {c.get('expected_schemes')}",
+    "url_too_long": lambda c: f"must be at most {_plural(c.get('max_length'), 'character')}",
+    "json_invalid": lambda _: "must be valid JSON",
+    "recursion_loop": lambda _: "is nested too deeply",
+}
+_LIBRARY_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(err: dict[str, Any]) -> str:
+    """A pydantic error in this API's words: what the field must be, without the library's phrasing."""
+    kind = err.get("type", "")
+    words = _MESSAGES.get(kind)
+    if words is not None:
+        return words(err.get("ctx") or {})
+    msg = str(err.get("msg") or "is invalid")
+    for prefix in _LIBRARY_PREFIXES:  # a custom validator's own message, already in plain words
+        msg = msg.removeprefix(prefix)
+    if msg.startswith("Input should be "):
+        msg = "must be " + msg.removeprefix("Input should be ")
+    return msg
 
 
 def validation_error(exc: ValidationError, prefix: str = "") -> errors.ValidationFailed:
@@ -132,14 +270,17 @@ def validation_error(exc: ValidationError, prefix: str = "") -> errors.Validatio
     for err in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
         field = ".".join(p for p in (prefix, loc) if p) or "body"
-        details.append({"field": field, "message": err.get("msg", "invalid"), "type": err.get("type", "invalid")})
+        details.append({"field": field, "message": plain_message(err), "type": err.get("type", "invalid")})
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     return errors.ValidationFailed(f"Invalid request: {summary}", details)
 
 
-def raw_json_body(app: APIGatewayRestResolver, max_bytes: int = MAX_BODY_BYTES) -> Any:
+def raw_json_body(app: APIGatewayRestResolver, max_bytes: int = MAX_BODY_BYTES, default: Any = None) -> Any:
+    """The body as JSON; an absent or empty one is ``default`` when given, else a 400."""
     event = app.current_event
     raw = event.body
+    if (raw is None or raw == "") and default is not None:
+        return default
     if raw is None or raw == "":
         raise errors.MalformedRequest("A JSON body is required.", [{"field": "body", "message": "missing"}])
     if event.is_base64_encoded:
@@ -151,6 +292,8 @@ def raw_json_body(app: APIGatewayRestResolver, max_bytes: int = MAX_BODY_BYTES) 
             raise errors.MalformedRequest(
                 "The body is not UTF-8 JSON.", [{"field": "body", "message": "not UTF-8"}]
             ) from None
+        if raw == "" and default is not None:
+            return default
     if len(raw.encode()) > max_bytes:
         raise errors.PayloadTooLarge(
             f"The body is larger than {max_bytes} bytes.", [{"field": "body", "message": f"at most {max_bytes} bytes"}]
@@ -165,6 +308,12 @@ def raw_json_body(app: APIGatewayRestResolver, max_bytes: int = MAX_BODY_BYTES) 
         ) from None
 
 
+def every_field_optional(model: type[BaseModel]) -> bool:
+    """Whether ``{}`` is a complete body of ``model``: every field has a default that stands as it
+    is (a default validated on its own, e.g. CreateStore's one-of-two slug, is a required field)."""
+    return all(not f.is_required() and not f.validate_default for f in model.model_fields.values())
+
+
 def too_deep() -> errors.MalformedRequest:
     """JSON nested beyond what the parser (or a model) recurses through: the caller's fault, 400."""
     return errors.MalformedRequest(
@@ -172,8 +321,14 @@ def too_deep() -> errors.MalformedRequest:
     )
 
 
-def body(app: APIGatewayRestResolver, model: type[M], max_bytes: int = MAX_BODY_BYTES) -> M:
-    data = raw_json_body(app, max_bytes)
+def body(
+    app: APIGatewayRestResolver, model: type[M], max_bytes: int = MAX_BODY_BYTES, optional: bool | None = None
+) -> M:
+    """The body as ``model``. Where every field is optional (``optional``; by default: read from the
+    model) an absent or empty body is ``{}``; a body that is present must be a JSON object."""
+    if optional is None:
+        optional = every_field_optional(model)
+    data = raw_json_body(app, max_bytes, default={} if optional else None)
     if not isinstance(data, dict):
         raise errors.MalformedRequest(
             "The body must be a JSON object.", [{"field": "body", "message": "not an object"}]
