@@ -35,7 +35,13 @@ $(ENGINE): dev/engine/package-lock.json $(VENV)/.installed
 		|| echo "note: eatmydata not installed; the local table works, with slower writes"; fi
 	touch $@
 
-setup: $(VENV)/.installed $(ENGINE)
+# Swagger UI for the docs function (GET /docs), from the npm package locked in functions/docs.
+DOCS_UI := functions/docs/node_modules/.installed
+$(DOCS_UI): functions/docs/package-lock.json $(VENV)/.installed
+	$(BIN)/python -m revisit_dev.engine npm-ci functions/docs
+	touch $@
+
+setup: $(VENV)/.installed $(ENGINE) $(DOCS_UI)
 
 dev: setup
 	$(BIN)/python -m revisit_dev.stack

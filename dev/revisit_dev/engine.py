@@ -249,10 +249,31 @@ def ensure_table(client: Any, template: Template, name: str) -> dict[str, Any]:
     return table
 
 
+def npm_ci(directory: Path) -> None:
+    """``npm ci`` of a locked package folder (the docs function's Swagger UI), npm as for the engine."""
+    result = subprocess.run(
+        [*_npm(), "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EngineError(f"npm could not install {directory} ({last}); is the npm registry reachable?")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "npm-ci":
+        try:
+            npm_ci(Path(args[1]))
+        except EngineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args != ["install"]:
-        print("usage: python -m revisit_dev.engine install", file=sys.stderr)
+        print("usage: python -m revisit_dev.engine install | npm-ci DIR", file=sys.stderr)
         return 2
     try:
         path = install()

@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 OUT = ROOT / "docs" / "openapi.json"
+SERVED = ROOT / "functions" / "docs" / "openapi.json"  # the docs function's copy (the same bytes)
 REF = "#/components/schemas/{model}"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -246,6 +247,9 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "POST /api/external/token": (JSON, _ref("Token")),
     "POST /partners/survey-tracker/generate": (JSON, _items(_ref("Tracker"), created={"type": "integer"})),
     "GET /partners/survey-tracker": (JSON, _ref("Tracker")),
+    "GET /openapi.json": (JSON, {"type": "object", "required": ["openapi", "paths"]}),
+    "GET /docs": (HTML, {"type": "string"}),
+    "GET /docs/{asset}": ("text/javascript", {"type": "string"}),
     "POST /partners/survey-tracker/list": (
         JSON,
         _items(_ref("Tracker"), page=_n(integer=True), limit=_n(integer=True), hasMore={"type": "boolean"}),
@@ -462,7 +466,10 @@ def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[s
         content: dict[str, Any] = {"schema": bodies[0] if len(bodies) == 1 else {"oneOf": bodies}}
         if key in SEED_EXAMPLES:
             content["example"] = SEED_EXAMPLES[key]
-        out["requestBody"] = {"required": True, "content": {JSON: content}}
+        from revisit.http.app import every_field_optional
+
+        optional = all(every_field_optional(m) for m in op["body"])  # what body() itself decides
+        out["requestBody"] = {"required": not optional, "content": {JSON: content}}
     elif op["method"] == "post" and op["path"] in ("/s/{token}", "/u/{token}"):
         form = _obj(
             ("rating",), rating={"enum": ["1", "2", "3", "4", "5"]}, comment={"type": "string", "maxLength": 2000}
@@ -528,13 +535,13 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     text = render(build())
     if args == ["--check"]:
-        if not OUT.is_file() or OUT.read_text() != text:
-            print(f"{OUT.relative_to(ROOT)} differs from the code: run `python -m revisit_dev.openapi`")
-            return 1
-        print(f"{OUT.relative_to(ROOT)} matches the code")
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(ROOT)}")
+        stale = [p for p in (OUT, SERVED) if not p.is_file() or p.read_text() != text]
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} differs from the code: run `python -m revisit_dev.openapi`")
+        return 1 if stale else 0
+    for path in (OUT, SERVED):
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 
