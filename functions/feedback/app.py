@@ -1,10 +1,12 @@
-"""GET /api/external/feedback (search) and GET /api/external/feedback/export (CSV / JSON lines)."""
+"""GET /api/external/feedback (search), GET /api/external/feedback/export (CSV / JSON lines) and
+GET /api/external/trackers/report (sent, clicked, completed per survey, attempt and channel)."""
 
 from aws_lambda_powertools.event_handler import Response
 
-from revisit.domain import feedback
+from revisit.domain import feedback, reports
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso_or_none
+from revisit.http.analytics_schemas import DashboardQuery
 from revisit.http.app import create_app, json_response, principal, query
 from revisit.http.schemas import FeedbackQuery
 from revisit.observability import logger
@@ -48,6 +50,15 @@ def export():
         headers["X-Revisit-Next-Cursor"] = next_cursor
     content_type = "text/csv; charset=utf-8" if q.format == "csv" else "application/x-ndjson; charset=utf-8"
     return Response(status_code=200, content_type=content_type, body=text, headers=headers)
+
+
+@app.get("/api/external/trackers/report")
+def tracker_report():
+    """Owner, workspace key or the store's own key; whole UTC days, at most 366 (400 naming the field)."""
+    caller = principal(app, Kind.API, Kind.OWNER)
+    q = query(app, DashboardQuery)
+    answer = reports.report(caller, q.storeSlug, q.from_, q.to)
+    return json_response(200, answer, {"Cache-Control": "private, no-store"})
 
 
 @logger.inject_lambda_context

@@ -33,6 +33,10 @@ PUBLIC_FIELDS = (
     "payload",
     "tokenKind",
     "campaignId",
+    "trackerId",  # through a tracker's link: the tracker, and the send the answer followed
+    "sendingIndex",
+    "channel",
+    "imported",  # true on a record brought in by POST /api/external/feedback/import
     "createdAt",
 )
 

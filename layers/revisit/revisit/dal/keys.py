@@ -154,6 +154,27 @@ def tracker_customer_pk(workspace_id: str, customer_id: str) -> str:
 DUE_PK = "DUE"
 
 
+# The tracker report (issue 16 part 4): one item per store and day whose counters are ADDed in the
+# same write that moves a tracker (sent, first click, completed).
+def tracker_report_pk(workspace_id: str, store_slug: str) -> str:
+    return f"TRKRPT#{workspace_id}#{store_slug}"
+
+
+def tracker_report_day(workspace_id: str, store_slug: str, day: str) -> dict[str, str]:
+    return {PK: tracker_report_pk(workspace_id, store_slug), SK: f"DAY#{day}"}
+
+
+def tracker_report_range(day_from: str, day_to: str) -> tuple[str, str]:
+    """Inclusive sort-key bounds of the report items of days ``day_from``..``day_to``."""
+    return f"DAY#{day_from}", f"DAY#{day_to}"
+
+
+# Imported feedback (issue 16 part 5): one key item per (workspace, externalId), written in the
+# same transaction as the record, so an import retried or resumed never stores a row twice.
+def import_key(workspace_id: str, external_id: str) -> dict[str, str]:
+    return {PK: f"IMPORT#{workspace_id}#{external_id}", SK: META}
+
+
 # CIV loyalty analytics (seed 000), written only by the stream aggregator. One partition per store
 # holds its day counters (DAY#day), customer states (CIV#civ) and watch list (WATCH#day#civ, keyed
 # by the day of the customer's latest visit so a period's entries are one range); customer

@@ -35,11 +35,20 @@ class Retry:
 
 
 def consume_with_feedback(
-    token: dict[str, Any], feedback: dict[str, Any], now_iso: str, now_epoch: int, retry: Retry | None = None
+    token: dict[str, Any],
+    feedback: dict[str, Any],
+    now_iso: str,
+    now_epoch: int,
+    retry: Retry | None = None,
+    *,
+    tracker: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> None:
     """TokenNotOpen when the token was used up, expired or closed since it was read;
     IdempotencyKeyReused when the campaign token's Idempotency-Key has an unexpired record;
-    Contention when a concurrent transaction held one of the items (re-read and try again)."""
+    Contention when a concurrent transaction held one of the items, or the token's ``tracker``
+    (as read: its send is on the feedback record) was sent again meanwhile (re-read and try
+    again). ``report`` (the tracker report's ``completed``) is written in the same transaction."""
     one_time = token["kind"] == "one_time"
     consume = tokens_dal.consume_op(
         token,
@@ -53,7 +62,20 @@ def consume_with_feedback(
     ops = [consume, table.put_new_op(feedback_dal.to_item(feedback))]
     failures: list[Any] = [TokenNotOpen, None]
     if token.get("trackerId"):
-        ops.append(trackers_dal.completion_update(token["trackerId"], now_iso))
+        if tracker is not None:
+            completion = trackers_dal.completion_update(
+                token["trackerId"],
+                now_iso,
+                sending_index=int(tracker.get("sendingIndex") or 0),
+                sent_at=tracker.get("sentAt"),
+            )
+            ops.append(completion)
+            failures.append(Contention)  # sent again since it was read: re-read, try again
+        else:
+            ops.append(trackers_dal.completion_update(token["trackerId"], now_iso))
+            failures.append(None)
+    if report is not None:
+        ops.append(report)
         failures.append(None)
     if retry and retry.key_hash and not one_time:
         record = {

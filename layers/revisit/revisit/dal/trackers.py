@@ -17,15 +17,37 @@ bounds it in any case - past it, a read hands out no contact, whatever is still 
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from revisit.dal import keys, table
 from revisit.dal import tokens as tokens_dal
 from revisit.dal.errors import AlreadyExists, ConditionFailed
 
 CONTACT_UNTIL = "contactUntil"  # the record field stored as keys.CONTACT_UNTIL
+# The tracker report's events this tracker has been counted for (a string set: "sent:<index>",
+# "clicked", "completed"), added in the write that counts them; migration 0005 counts the rest.
+REPORT_COUNTED = "reportCounted"
+TRANSACT_ATTEMPTS = 6
 _GONE_WITH_THE_SENDS = ("contact", keys.CONTACT_UNTIL)  # removed once nothing is pending
+
+
+def _transact(items: list[dict[str, Any]], failures: list[Any] | None = None) -> None:
+    """A transaction that carries a report item: other writers of the same store-day item (clicks,
+    answers, sends) may hold it for a moment (TransactionConflict), so it is tried again a few
+    times with jittered back-off before the error goes up."""
+    for attempt in range(TRANSACT_ATTEMPTS):
+        try:
+            table.transact(items, failures=failures or ())
+            return
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if "TransactionConflict" not in reasons or attempt == TRANSACT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
 
 
 def _record(item: dict[str, Any] | None, now_epoch: float | None = None) -> dict[str, Any] | None:
@@ -140,25 +162,51 @@ def by_customer(workspace_id: str, customer_id: str, from_ts: str | None, to_ts:
     return [_record(i) for i in table.query_all(**_range_query(keys.GSI3, pk, from_ts, to_ts))]
 
 
-def completion_update(tracker_id: str, at: str) -> dict[str, Any]:
+def completion_update(
+    tracker_id: str, at: str, *, sending_index: int | None = None, sent_at: str | None = None
+) -> dict[str, Any]:
     """The transaction item that marks a tracker completed and takes it off the due index (and
-    forgets its raw contact: nothing more is sent)."""
-    return {
-        "Update": {
-            "TableName": table.TABLE,
-            "Key": table.serialize(keys.tracker(tracker_id)),
-            "UpdateExpression": "SET #s = :done, completedAt = :at, updatedAt = :at "
-            f"REMOVE gsi4pk, gsi4sk, contact, {keys.CONTACT_UNTIL}",
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":done": table.value("completed"), ":at": table.value(at)},
-        }
+    forgets its raw contact: nothing more is sent). With ``sending_index`` the tracker must still
+    be at that send (``sendingIndex`` and ``sentAt`` as read: a resend in between fails the
+    condition, and the answer is re-read and retried), and ``completed`` joins ``reportCounted``."""
+    update: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "Key": table.serialize(keys.tracker(tracker_id)),
+        "UpdateExpression": "SET #s = :done, completedAt = :at, updatedAt = :at "
+        f"REMOVE gsi4pk, gsi4sk, contact, {keys.CONTACT_UNTIL}",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":done": table.value("completed"), ":at": table.value(at)},
     }
+    if sending_index is not None:
+        values = update["ExpressionAttributeValues"]
+        update["UpdateExpression"] += f" ADD {REPORT_COUNTED} :counted"
+        values[":counted"], values[":idx"] = table.value({"completed"}), table.value(sending_index)
+        condition = "attribute_exists(pk) AND sendingIndex = :idx"
+        if sent_at:
+            condition += " AND sentAt = :sentAt"
+            values[":sentAt"] = table.value(sent_at)
+        else:
+            condition += " AND attribute_not_exists(sentAt)"
+        update["ConditionExpression"] = condition
+    return {"Update": update}
 
 
-def record_click(tracker_id: str, visitor_hash: str, at: str, expires_epoch: int) -> None:
+def record_click(
+    tracker_id: str,
+    visitor_hash: str,
+    at: str,
+    expires_epoch: int,
+    *,
+    first_click_report: dict[str, Any] | None = None,
+    sending_index: int | None = None,
+) -> None:
     """Count a click atomically; a visitor's first click also counts as unique, and a sent (or
-    ready) tracker becomes opened. At most three writes, usually one."""
+    ready) tracker becomes opened. At most three writes, usually one.
+
+    ``first_click_report`` (a :mod:`revisit.dal.reports` item) is written with the update that
+    opens the tracker - the tracker's first click, once - on the condition that it is still at
+    ``sending_index``; ``clicked`` then joins its ``reportCounted``."""
     key = keys.tracker(tracker_id)
     marker = {**keys.tracker_click(tracker_id, visitor_hash), keys.TYPE: "click", "at": at, keys.TTL: expires_epoch}
     opened = {
@@ -172,39 +220,54 @@ def record_click(tracker_id: str, visitor_hash: str, at: str, expires_epoch: int
             ":ready": table.value("ready"),
             ":at": table.value(at),
         },
+        "report": None,
     }
+    if first_click_report is not None and sending_index is not None:
+        opened["expression"] = opened["expression"].replace("{unique}", "{unique}, " + REPORT_COUNTED + " :counted")
+        opened["condition"] += " AND sendingIndex = :idx"
+        opened["values"] |= {":counted": table.value({"clicked"}), ":idx": table.value(sending_index)}
+        opened["report"] = first_click_report
     counted = {
         "expression": "ADD clicks :one{unique} SET updatedAt = :at",
         "condition": "attribute_exists(pk)",
         "names": None,
         "values": {":one": table.value(1), ":at": table.value(at)},
+        "report": None,
     }
     for unique in (True, False):
         for update in (opened, counted):
             expression = update["expression"].format(unique=", uniqueClicks :one" if unique else "")
+            op: dict[str, Any] = {
+                "Key": table.serialize(key),
+                "UpdateExpression": expression,
+                "ConditionExpression": update["condition"],
+                "ExpressionAttributeValues": update["values"],
+            }
+            if update["names"]:
+                op["ExpressionAttributeNames"] = update["names"]
+            report = [update["report"]] if update["report"] else []
             try:
                 if not unique:
-                    table.update(
-                        key, expression, condition=update["condition"], names=update["names"], values=update["values"]
-                    )
+                    if report:
+                        _transact([{"Update": op}, *report])
+                    else:
+                        table.update(
+                            key,
+                            expression,
+                            condition=update["condition"],
+                            names=update["names"],
+                            values=update["values"],
+                        )
                     return
-                op: dict[str, Any] = {
-                    "Key": table.serialize(key),
-                    "UpdateExpression": expression,
-                    "ConditionExpression": update["condition"],
-                    "ExpressionAttributeValues": update["values"],
-                }
-                if update["names"]:
-                    op["ExpressionAttributeNames"] = update["names"]
                 first_visit = {
                     "Put": {"Item": table.serialize(marker), "ConditionExpression": "attribute_not_exists(pk)"}
                 }
-                table.transact([first_visit, {"Update": op}], failures=[AlreadyExists])
+                _transact([first_visit, {"Update": op}, *report], failures=[AlreadyExists])
                 return
             except AlreadyExists:
                 break  # seen this visitor before: count a plain click
             except ConditionFailed:
-                pass  # not sent/ready (or gone): try the next, plainer update
+                pass  # not sent/ready (or gone, or resent meanwhile): try the next, plainer update
 
 
 # ---------------------------------------------------------------- scheduling (due index, claims)
@@ -254,9 +317,21 @@ def claim(tracker_id: str, seen_due: str, lease_until: str, now_iso: str) -> tup
     return _record(claimed), lease
 
 
-def settle(tracker_id: str, lease: str, changes: dict[str, Any], next_due: str | None) -> bool:
+def settle(
+    tracker_id: str,
+    lease: str,
+    changes: dict[str, Any],
+    next_due: str | None,
+    *,
+    report: dict[str, Any] | None = None,
+    counted: str | None = None,
+) -> bool:
     """Write a claimed tracker's new state and next due time (None = off the due index, and its raw
-    contact is forgotten), only if our lease is still current. False when the lease was lost."""
+    contact is forgotten), only if our lease is still current. False when the lease was lost.
+
+    ``report`` (a :mod:`revisit.dal.reports` item) is written in the same transaction, and
+    ``counted`` (e.g. ``sent:1``) joins the tracker's ``reportCounted``: a lost lease writes
+    neither, so a send is counted exactly when its new state is."""
     values: dict[str, Any] = {":lease": table.value(lease)}
     sets, removes = [], []
     if next_due:
@@ -264,10 +339,35 @@ def settle(tracker_id: str, lease: str, changes: dict[str, Any], next_due: str |
         values[":next"] = table.value(_due_sort(next_due, tracker_id))
     else:
         removes += ["gsi4pk", "gsi4sk", *_GONE_WITH_THE_SENDS]
+    if report is None:
+        try:
+            table.update_fields(
+                keys.tracker(tracker_id),
+                changes,
+                condition="gsi4sk = :lease",
+                sets=sets,
+                removes=removes,
+                values=values,
+            )
+            return True
+        except ConditionFailed:
+            return False
+    names: dict[str, str] = {}
+    change_sets, change_removes = table.set_remove(changes, names, values)
+    expression = table.update_expression([*sets, *change_sets], [*change_removes, *removes])
+    if counted:
+        expression += f" ADD {REPORT_COUNTED} :counted"
+        values[":counted"] = table.value({counted})
+    op: dict[str, Any] = {
+        "Key": table.serialize(keys.tracker(tracker_id)),
+        "UpdateExpression": expression,
+        "ConditionExpression": "gsi4sk = :lease",
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        op["ExpressionAttributeNames"] = names
     try:
-        table.update_fields(
-            keys.tracker(tracker_id), changes, condition="gsi4sk = :lease", sets=sets, removes=removes, values=values
-        )
+        _transact([{"Update": op}, report])
         return True
     except ConditionFailed:
         return False

@@ -7,15 +7,17 @@ from typing import Any
 
 from revisit import hashing
 from revisit.dal import trackers as dal
-from revisit.domain import tokens
+from revisit.domain import reports, tokens
 from revisit.domain.util import iso, now
 
 VISITOR_MEMORY = timedelta(days=90)  # a visitor counts as unique again after this
+FIRST_CLICK_FROM = ("sent", "ready")  # the states a first click opens (and the report counts)
 
 
 def record_click(token_value: str, visitor_fingerprint: str) -> dict[str, Any] | None:
     """Count a click on a tracker link (by a keyed hash of the visitor, never the raw IP); returns
-    the token so the caller can redirect to its survey page, or None for an unknown token."""
+    the token so the caller can redirect to its survey page, or None for an unknown token. The
+    tracker's first click also counts as ``clicked`` in the tracker report, once."""
     token = tokens.lookup(token_value)
     if token is None:
         return None
@@ -23,5 +25,16 @@ def record_click(token_value: str, visitor_fingerprint: str) -> dict[str, Any] |
     if tracker_id:
         at = now()
         visitor = hashing.keyed_hash(f"{tracker_id}|{visitor_fingerprint}")
-        dal.record_click(tracker_id, visitor, iso(at), int((at + VISITOR_MEMORY).timestamp()))
+        tracker = dal.get(tracker_id)
+        first_click = None
+        if tracker and tracker.get("status") in FIRST_CLICK_FROM:
+            first_click = reports.count(tracker, "clicked")  # on the day of the send it follows
+        dal.record_click(
+            tracker_id,
+            visitor,
+            iso(at),
+            int((at + VISITOR_MEMORY).timestamp()),
+            first_click_report=first_click,
+            sending_index=int(tracker.get("sendingIndex") or 0) if tracker else None,
+        )
     return token

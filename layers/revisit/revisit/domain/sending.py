@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from revisit import i18n
 from revisit.config import settings
 from revisit.dal import trackers as dal
-from revisit.domain import locales, trackers, unsubscribes, workspaces
+from revisit.domain import locales, reports, trackers, unsubscribes, workspaces
 from revisit.domain.util import iso, parse_iso
 from revisit.observability import logger
 
@@ -125,9 +125,20 @@ class _Claim:
         self.tracker, self.lease, self.now, self.report, self.at = tracker, lease, now, report, iso(now)
         self.delivered = False  # the adapter accepted the message: never send it again on an error
 
-    def settle(self, changes: dict[str, Any], next_due: datetime | None, event: str | None = None, **why: Any) -> bool:
+    def settle(
+        self,
+        changes: dict[str, Any],
+        next_due: datetime | None,
+        event: str | None = None,
+        *,
+        report: dict[str, Any] | None = None,
+        counted: str | None = None,
+        **why: Any,
+    ) -> bool:
+        """Write the new state; ``report`` (a tracker-report count) only together with it."""
         changes = {**changes, "updatedAt": self.at}
-        ok = dal.settle(self.tracker["id"], self.lease, changes, iso(next_due) if next_due else None)
+        next_iso = iso(next_due) if next_due else None
+        ok = dal.settle(self.tracker["id"], self.lease, changes, next_iso, report=report, counted=counted)
         if not ok:
             self.report.lost_claims += 1
         elif event:
@@ -233,7 +244,8 @@ def _send(claim: _Claim, index: int, adapters: dict[str, Any], policy: Policy) -
             "lastChannel": channel,
             "lastProviderId": delivery.provider_id,
         }
-        if claim.settle(changes, resend_at, "SurveySent", channel=channel):
+        sent = reports.count(claim.tracker, "sent", day=claim.at[:10], index=index, channel=channel)
+        if claim.settle(changes, resend_at, "SurveySent", report=sent, counted=f"sent:{index}", channel=channel):
             claim.report.sent += 1
         return
     _failed(claim, channel, delivery.error or "failed", policy)

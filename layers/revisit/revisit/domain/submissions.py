@@ -16,7 +16,8 @@ from typing import Any
 from revisit.dal import Contention, IdempotencyKeyReused, TokenNotOpen
 from revisit.dal import submissions as dal
 from revisit.dal import tokens as tokens_dal
-from revisit.domain import tokens
+from revisit.dal import trackers as trackers_dal
+from revisit.domain import reports, tokens
 from revisit.domain.util import iso, new_id, now, sha256_hex
 from revisit.errors import Conflict, field_error
 
@@ -68,10 +69,12 @@ def submit(
             return _replay_or_raise(token, state, answer_hash, idempotency_key, rating, epoch)
         assert token is not None
         key_hash = sha256_hex(idempotency_key) if idempotency_key and token["kind"] == "campaign" else None
-        feedback = _new_feedback(token, rating, comment, civ, at)
+        tracker = trackers_dal.get(token["trackerId"]) if token.get("trackerId") else None
+        feedback = _new_feedback(token, rating, comment, civ, at, tracker)
         retry = dal.Retry(answer_hash, _keep_until(token, epoch), key_hash)
+        completed = reports.count(tracker, "completed") if tracker else None
         try:
-            dal.consume_with_feedback(token, feedback, iso(at), epoch, retry)
+            dal.consume_with_feedback(token, feedback, iso(at), epoch, retry, tracker=tracker, report=completed)
             return Submitted(feedback, replayed=False)
         except TokenNotOpen:
             # Lost a race (or the token changed state since we read it): answer from its state now.
@@ -94,7 +97,16 @@ def submit(
     )
 
 
-def _new_feedback(token: dict[str, Any], rating: int, comment: str | None, civ: str | None, at: datetime) -> dict:
+def _new_feedback(
+    token: dict[str, Any],
+    rating: int,
+    comment: str | None,
+    civ: str | None,
+    at: datetime,
+    tracker: dict[str, Any] | None = None,
+) -> dict:
+    """The feedback record; through a tracker's link it also names the tracker and the send the
+    answer followed (``sendingIndex``, ``channel``)."""
     payload = token.get("payload") or {}
     resolved_civ = civ or payload.get("civ") or None
     order_id = payload.get("orderId")
@@ -113,6 +125,12 @@ def _new_feedback(token: dict[str, Any], rating: int, comment: str | None, civ: 
         "campaignId": token.get("campaignId"),
         "createdAt": iso(at),
     }
+    if tracker is not None:
+        feedback |= {
+            "trackerId": tracker["id"],
+            "sendingIndex": int(tracker.get("sendingIndex") or 0),
+            "channel": reports.channel_of(tracker),
+        }
     return {k: v for k, v in feedback.items() if v is not None}
 
 
