@@ -215,7 +215,10 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
         JSON,
         _items(_ref("Feedback"), count=_n(integer=True), nextCursor=_s(nullable=True)),
     ),
-    "GET /api/external/feedback/export": ("text/csv", {"type": "string"}),
+    "GET /api/external/feedback/export": (
+        "text/csv",
+        {"type": "string", "description": "or JSON Lines (format=jsonl)"},
+    ),
     "POST /api/stores": (JSON, _obj(("slug",), slug=_s(), name=_s(), shopId=_s())),
     "GET /api/stores": (JSON, _items(_obj(("slug",), slug=_s(), name=_s()))),
     "GET /api/stores/{storeSlug}": (JSON, _ref("Store")),
@@ -255,6 +258,19 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
         _items(_ref("Tracker"), page=_n(integer=True), limit=_n(integer=True), hasMore={"type": "boolean"}),
     ),
 }
+
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}
+PATH_PARAMETERS = {  # what each path parameter looks like (anything else cannot name a resource: 404)
+    "token": {"type": "string", "pattern": "^tkn_[A-Za-z0-9]{22}$", "description": "a survey link's token"},
+    "storeSlug": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
+    "kind": {"enum": ["categories", "channels"]},
+    "asset": {"enum": ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"]},
+}
+
+EXTRA_MEDIA = {
+    "GET /api/external/feedback/export": ("application/x-ndjson",),
+    "GET /docs/{asset}": ("text/css",),
+}  # other media of a response
 
 SECURITY_SCHEMES = {
     "ownerBearer": {"type": "http", "scheme": "bearer", "description": "the workspace owner's token"},
@@ -447,7 +463,7 @@ def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[s
     summary = (op["doc"] or "").strip().splitlines()[0] if op["doc"] else key
     out: dict[str, Any] = {"operationId": _operation_id(op), "summary": summary, "tags": [op["tag"]]}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS.get(name, _ID)}
         for name in re.findall(r"\{(\w+)\}", op["path"])
     ]
     if op["query"] is not None:
@@ -486,9 +502,8 @@ def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[s
         out["security"] = []
     media, schema = RESPONSES[key]
     statuses = sorted(s for s in op["statuses"] if s < 400) or [200]
-    responses: dict[str, Any] = {
-        str(s): {"description": _reason(s), "content": {media: {"schema": schema}}} for s in statuses
-    }
+    content = {media: {"schema": schema}, **{m: {"schema": schema} for m in EXTRA_MEDIA.get(key, ())}}
+    responses: dict[str, Any] = {str(s): {"description": _reason(s), "content": content} for s in statuses}
     error = _ref("NpsError" if op["path"].startswith(NPS_PREFIX) else "Error")
     error_media = HTML if media == HTML else JSON
     for status in _errors(op):
@@ -504,11 +519,9 @@ def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[s
 
 
 def _errors(op: dict[str, Any]) -> list[int]:
-    statuses = [400]
+    statuses = [400, 404]  # 404: an unknown store, token, id - or a path no route has
     if op["kinds"] or op["path"] == "/nps/reviews":
         statuses += [401, 403]
-    if "{" in op["path"] or op["method"] in ("get", "patch", "delete"):
-        statuses.append(404)
     if op["method"] in ("post", "patch", "delete"):
         statuses += [409, 413]
     if "token" in op["path"] or op["path"].endswith("/submit"):

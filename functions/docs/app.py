@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 
+from revisit.errors import NotFound
 from revisit.http.app import create_app
 from revisit.observability import logger
 
@@ -58,7 +59,7 @@ def docs():
 def asset(asset: str):
     """One of Swagger UI's files (a fixed list)."""
     if asset not in ASSETS:
-        return Response(status_code=404, content_type="text/plain; charset=utf-8", body="not found", headers=SECURITY)
+        raise NotFound(f"No file {asset!r} here.", [{"field": "asset", "message": "unknown file"}])
     path, content_type = ASSETS[asset]
     data = _read(path)
     headers = {**SECURITY, "Cache-Control": "public, max-age=86400"}
