@@ -15,6 +15,8 @@ changes nothing twice. Migrations scan the table (request paths never do).
 | 0003-tracker-contacts            | a tracker's raw contact: removed when nothing is pending, else bounded |
 |                                  | by its link's expiry; identity hashes kept                             |
 | 0004-device-ttl                  | DID# items get a TTL (createdAt + the device lifetime)                 |
+| 0005-tracker-report              | the tracker report's counters (TRKRPT#ws#store / DAY#day) built from   |
+|                                  | the trackers' sends, first clicks and answers not counted yet          |
 """
 
 from __future__ import annotations
@@ -180,6 +182,112 @@ def _device_ttl(item: dict[str, Any], dry_run: bool) -> bool:
         return False
 
 
+def _report_events(item: dict[str, Any]) -> tuple[dict[str, dict[str, int]], list[str]]:
+    """What a stored tracker contributes to the tracker report and is not counted yet: counters per
+    day, and the events (``sent:<index>``, ``clicked``, ``completed``) they stand for.
+
+    The tracker keeps only its latest send (``sentAt``, ``sendingIndex``), so an earlier attempt
+    ``k`` is dated ``sentAt - (sendingIndex - k) * resendDelayMinutes`` (exact but for quiet-hour
+    deferrals and retries) and sent over the latest channel; the first click goes to the latest
+    attempt sent by ``openedAt``; the answer to the latest attempt (answering stops the resends)."""
+    from datetime import timedelta
+
+    from revisit.dal import reports as reports_dal
+    from revisit.dal.trackers import REPORT_COUNTED
+    from revisit.domain import reports
+
+    counted = set(item.get(REPORT_COUNTED) or ())
+    survey = item.get("surveyId")
+    if not survey or not item.get("workspaceId") or not item.get("storeSlug") or not item.get("createdAt"):
+        return {}, []
+    channel = reports.channel_of(item)
+    index = int(item.get("sendingIndex") or 0)
+    attempts: list[tuple[int, str]] = []  # (attempt, its estimated send time) - sent ones only
+    if item.get("sentAt") and channel != reports.EXTERNAL:
+        last = datetime.fromisoformat(four_digit_year(item["sentAt"]).replace("Z", "+00:00"))
+        step = timedelta(minutes=int(item.get("resendDelayMinutes") or 0))
+        attempts = [(k, _iso(last - step * (index - k))) for k in range(index + 1)]
+    days: dict[str, dict[str, int]] = {}
+    events: list[str] = []
+
+    def add(kind: str, attempt: int, day: str, event: str) -> None:
+        name = reports_dal.counter(kind, survey, attempt, channel)
+        days.setdefault(day, {})[name] = days.get(day, {}).get(name, 0) + 1
+        events.append(event)
+
+    for k, at in attempts:
+        if f"sent:{k}" not in counted:
+            add("sent", k, at[:10], f"sent:{k}")
+    external_day = str(item["createdAt"])[:10]
+    opened = item.get("openedAt") or (item.get("updatedAt") if int(item.get("clicks") or 0) else None)
+    if opened and "clicked" not in counted and (attempts or channel == reports.EXTERNAL):
+        before = [(k, at) for k, at in attempts if at <= opened] or attempts[:1]
+        k, at = before[-1] if before else (0, external_day)
+        add("clicked", k, at[:10], "clicked")
+    if item.get("status") == "completed" and "completed" not in counted and (attempts or channel == reports.EXTERNAL):
+        k, at = attempts[-1] if attempts else (0, external_day)
+        add("completed", k, at[:10], "completed")
+    return days, events
+
+
+def _iso(dt: datetime) -> str:
+    return f"{dt.year:04d}-" + dt.astimezone(UTC).strftime("%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _tracker_report(item: dict[str, Any], dry_run: bool) -> bool:
+    """Count what the tracker did before the live counting (or besides it) into the report, once:
+    the tracker's ``reportCounted`` gains the events in the same transaction as the counters, on
+    the condition that none of them is in it yet and that the tracker is still as read (a send,
+    click or answer in between: it is read again and counted from its new state)."""
+    from revisit.dal import reports as reports_dal
+    from revisit.dal.trackers import REPORT_COUNTED
+
+    for _attempt in range(5):
+        if item.get(keys.TYPE) != "tracker" or item[keys.SK] != keys.META:
+            return False
+        days, events = _report_events(item)
+        if not events:
+            return False
+        if dry_run:
+            return True
+        values: dict[str, Any] = {
+            ":events": table.value(set(events)),
+            ":idx": table.value(int(item.get("sendingIndex") or 0)),
+            ":st": table.value(item.get("status") or ""),
+        }
+        fresh = []
+        for i, event in enumerate(events):
+            values[f":e{i}"] = table.value(event)
+            fresh.append(f"NOT contains({REPORT_COUNTED}, :e{i})")
+        same = "attribute_exists(pk) AND #s = :st AND "
+        same += "sendingIndex = :idx" if "sendingIndex" in item else "attribute_not_exists(sendingIndex)"
+        if item.get("openedAt"):
+            same += " AND openedAt = :opened"
+            values[":opened"] = table.value(item["openedAt"])
+        else:
+            same += " AND attribute_not_exists(openedAt)"
+        tracker_update = {
+            "Update": {
+                "Key": table.serialize({keys.PK: item[keys.PK], keys.SK: item[keys.SK]}),
+                "UpdateExpression": f"ADD {REPORT_COUNTED} :events",
+                "ConditionExpression": " AND ".join([same, *fresh]),
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+        ws, store = item["workspaceId"], item["storeSlug"]
+        ops = [tracker_update] + [reports_dal.count_op(ws, store, day, c) for day, c in sorted(days.items())]
+        try:
+            table.transact(ops)
+            return True
+        except ConditionFailed:  # moved (or counted) since it was read: read it again
+            fresh_item = table.get({keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
+            if fresh_item is None:
+                return False
+            item = fresh_item
+    raise RuntimeError(f"tracker {item[keys.PK]} kept changing; run the migration again")
+
+
 MIGRATIONS = (
     Migration("0001-purchases-by-store", "purchases keyed by store; contact as keyed hashes", "PURCHASE#", _purchases),
     Migration("0002-idempotency-by-store", "Idempotency-Key records keyed by store", "IDEM#", _idempotency),
@@ -187,6 +295,12 @@ MIGRATIONS = (
         "0003-tracker-contacts", "a tracker's raw contact only while a send is pending", "TRACKER#", _tracker_contacts
     ),
     Migration("0004-device-ttl", "NPS device ids expire", "DID#", _device_ttl),
+    Migration(
+        "0005-tracker-report",
+        "the tracker report's counters from the trackers' past sends, clicks and answers",
+        "TRACKER#",
+        _tracker_report,
+    ),
 )
 
 
