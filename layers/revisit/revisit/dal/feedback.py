@@ -36,7 +36,8 @@ PUBLIC_FIELDS = (
     "trackerId",  # through a tracker's link: the tracker, and the send the answer followed
     "sendingIndex",
     "channel",
-    "imported",  # true on a record brought in by POST /api/external/feedback/import
+    "imported",  # true on a record brought in by POST /api/external/feedback/import ...
+    "externalId",  # ... and its id in the system it came from
     "createdAt",
 )
 
