@@ -51,14 +51,6 @@ def _fuzz(operation, creds, known, report, failures) -> None:
     headers = {k: v for scheme in security for k, v in creds.get(scheme, {}).items()}
     label = operation.label
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
     def with_known(case):  # half the cases name the real store / shop where a parameter does
         if case.path_parameters and "storeSlug" in case.path_parameters:
             case.path_parameters["storeSlug"] = known["storeSlug"]
@@ -69,6 +61,14 @@ def _fuzz(operation, creds, known, report, failures) -> None:
 
     strategy = operation.as_strategy()
 
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy | strategy.map(with_known))
     def run(case):
         response = case.call(headers=headers, timeout=30)
