@@ -92,11 +92,18 @@ def function_environments(
     out = {}
     for fn in template.functions:
         own = {key: overrides.get(key, value) for key, value in fn.env.items()}
-        out[fn.logical_id] = clean | own | dict(aws)
+        out[fn.logical_id] = clean | LOCAL_ONLY_ENV | own | dict(aws)
     return out
 
 
 # ------------------------------------------------------------------ resources
+
+
+# The queue properties moto applies as in SQS (visibility timeout for the SQS event sources, delays).
+QUEUE_ATTRIBUTES = ("VisibilityTimeout", "DelaySeconds", "MessageRetentionPeriod", "MaximumMessageSize")
+# What only the local stack sets in every function's environment (never the template: a deployed
+# stack must not): webhooks may go to loopback receivers (http too), e.g. a test's own server.
+LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
 
 
 def create_resources(template: Template, directory: Path, endpoint_url: str, region: str = DEFAULT_REGION) -> None:
@@ -110,12 +117,22 @@ def create_resources(template: Template, directory: Path, endpoint_url: str, reg
     def client(service: str) -> Any:
         return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
 
-    for lid, res in template.of_type("AWS::SQS::Queue").items():
+    queues = template.of_type("AWS::SQS::Queue")
+    for lid, res in queues.items():
         props = template.resolve(res.get("Properties") or {})
         name = props.get("QueueName") or f"{template.stack_name}-{lid}"
-        url = client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        attributes = {k: str(props[k]) for k in QUEUE_ATTRIBUTES if k in props}
+        url = client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         template.physical[lid] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+    for lid, res in queues.items():  # a RedrivePolicy names another queue: once all exist
+        redrive = (res.get("Properties") or {}).get("RedrivePolicy")
+        if redrive:
+            policy = template.resolve(redrive)
+            policy = policy if isinstance(policy, str) else json.dumps(policy)
+            client("sqs").set_queue_attributes(
+                QueueUrl=template.physical[lid]["QueueUrl"], Attributes={"RedrivePolicy": policy}
+            )
     secrets_file = directory / "secrets.json"
     saved = json.loads(secrets_file.read_text()) if secrets_file.is_file() else {}
     for lid, res in template.of_type("AWS::SecretsManager::Secret").items():

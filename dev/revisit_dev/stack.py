@@ -4,8 +4,8 @@ No Docker, no AWS account. The table is Amazon's DynamoDB Local (revisit_dev.eng
 kept in ``$REVISIT_DATA_DIR`` (default ``.local/``) across restarts; moto's server stands in for
 SES, SNS, EventBridge, SQS and Secrets Manager (revisit_dev.resources). Each function runs as
 Lambda runs it, one process per container (revisit_dev.containers), behind a local API Gateway
-(revisit_dev.gateway), a DynamoDB Streams poller (revisit_dev.streams) and the template's
-schedules (revisit_dev.schedules). See docs/local-stack.md.
+(revisit_dev.gateway), a DynamoDB Streams poller (revisit_dev.streams), the SQS event sources
+(revisit_dev.queues) and the template's schedules (revisit_dev.schedules). See docs/local-stack.md.
 
 Environment: REVISIT_PORT (3000), REVISIT_DYNAMODB_PORT and REVISIT_MOTO_PORT (free ports),
 REVISIT_DATA_DIR (.local), TABLE_NAME (revisit), REVISIT_MAX_CONTAINERS (containers per
@@ -34,6 +34,7 @@ from revisit_dev.containers import Functions
 from revisit_dev.engine import DynamoDBLocal, EngineError, ensure_table
 from revisit_dev.gateway import Gateway, GatewayServer, Request
 from revisit_dev.processes import rss_bytes
+from revisit_dev.queues import QueueMapping, QueuePoller
 from revisit_dev.resources import (
     HOST,
     MotoServer,
@@ -97,6 +98,7 @@ class Stack:
         self.size = int(os.environ.get("REVISIT_MAX_CONTAINERS", "4"))
         self.functions: Functions | None = None
         self.poller: StreamPoller | None = None
+        self.queue_poller: QueuePoller | None = None
         self.scheduler: Scheduler | None = None
         self.started_at = time.monotonic()
         gateway = Gateway(
@@ -201,6 +203,10 @@ class Stack:
             streams = boto3.client("dynamodbstreams", region_name=self.region)
             self.poller = StreamPoller(streams, description["LatestStreamArn"], mappings, self.region)
             self.poller.start()
+        queue_mappings = self._queue_mappings()
+        if queue_mappings:
+            self.queue_poller = QueuePoller(queue_mappings)
+            self.queue_poller.start()
         timers = _timers(self.template)
         if timers:
             self.scheduler = Scheduler(timers, self._invoke, self.region, self.template.stack_name)
@@ -232,6 +238,43 @@ class Stack:
                 out.append(Mapping(fn.logical_id, event, self._invoke, on_failure=self._send, function_arn=arn))
         return out
 
+    def _queue_mappings(self) -> list[QueueMapping]:
+        """The template's SQS events, on the queues create_resources made in moto."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=self.region, endpoint_url=self.moto.url)
+        out = []
+        for fn in self.functions_spec:
+            for event in fn.queues:
+                if not event.enabled:
+                    continue
+                queue = self.template.physical.get(event.queue or "")
+                if queue is None:
+                    raise TemplateError(f"{fn.logical_id}.{event.event}: {event.queue} is not a queue of the template")
+                visibility = float(
+                    sqs.get_queue_attributes(QueueUrl=queue["QueueUrl"], AttributeNames=["VisibilityTimeout"])[
+                        "Attributes"
+                    ]["VisibilityTimeout"]
+                )
+                if visibility < fn.timeout_seconds:  # CloudFormation refuses such a mapping too
+                    raise TemplateError(
+                        f"{fn.logical_id}.{event.event}: the queue's visibility timeout ({visibility:.0f} s) is "
+                        f"less than the function's Timeout ({fn.timeout_seconds:.0f} s)"
+                    )
+                out.append(
+                    QueueMapping(
+                        fn.logical_id,
+                        event,
+                        sqs,
+                        queue["QueueUrl"],
+                        queue["Arn"],
+                        self._invoke,
+                        self.region,
+                        concurrency=self.size,
+                    )
+                )
+        return out
+
     def _send(self, destination: str, record: dict[str, Any]) -> None:
         send_to_destination(self.template, self.moto.url, self.region, destination, record)
 
@@ -242,7 +285,7 @@ class Stack:
         if not self.server.drain(10):
             log.warning("some requests were still running after 10 s")
         self.server.server_close()
-        for part in (self.scheduler, self.poller):
+        for part in (self.scheduler, self.poller, self.queue_poller):
             if part:
                 part.stop()
         if self.functions:
@@ -256,6 +299,9 @@ class Stack:
         routes = [f"    {r.method:<6} {r.path:<42} {fn.logical_id}" for fn in functions for r in fn.routes]
         routes += [f"    stream {e.event:<42} {fn.logical_id}" for fn in functions for e in fn.streams]
         routes += [f"    {e.expression:<49} {fn.logical_id}" for fn in functions for e in fn.schedules]
+        routes += [
+            f"    sqs    {e.event + ' <- ' + str(e.queue):<42} {fn.logical_id}" for fn in functions for e in fn.queues
+        ]
         skipped = ", ".join(self.not_emulated) or "none"
         return "\n".join(
             [

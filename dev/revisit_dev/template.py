@@ -90,6 +90,19 @@ class ScheduleEvent:
 
 
 @dataclass(frozen=True)
+class QueueEvent:
+    """An ``SQS`` event: an event source mapping polling one of the template's queues."""
+
+    event: str
+    queue: str | None  # logical id of the AWS::SQS::Queue it reads
+    batch_size: int = 10
+    batching_window_seconds: float = 0
+    report_batch_item_failures: bool = False
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Function:
     logical_id: str
     code_dir: Path
@@ -101,6 +114,7 @@ class Function:
     routes: tuple[Route, ...] = ()
     streams: tuple[StreamEvent, ...] = ()
     schedules: tuple[ScheduleEvent, ...] = ()
+    queues: tuple[QueueEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -390,7 +404,7 @@ class Template:
         handler = str(self.resolve(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))))
         module, _, handler_name = handler.rpartition(".")
         own_env = ((props.get("Environment") or {}).get("Variables")) or {}
-        routes, streams, schedules = [], [], []
+        routes, streams, schedules, queues = [], [], [], []
         for name, event in (props.get("Events") or {}).items():
             kind, ep = event.get("Type"), self.resolve(event.get("Properties") or {})
             if kind == "Api":
@@ -399,6 +413,8 @@ class Template:
                 streams.append(self._stream_event(name, event.get("Properties") or {}, ep))
             elif kind == "Schedule":
                 schedules.append(_schedule_event(name, ep))
+            elif kind == "SQS":
+                queues.append(_queue_event(name, event.get("Properties") or {}, ep))
             else:
                 raise TemplateError(f"{logical_id}.Events.{name}: events of type {kind} are not emulated")
         return Function(
@@ -412,6 +428,7 @@ class Template:
             routes=tuple(routes),
             streams=tuple(streams),
             schedules=tuple(schedules),
+            queues=tuple(queues),
         )
 
     def _stream_event(self, name: str, raw: dict[str, Any], props: dict[str, Any]) -> StreamEvent:
@@ -438,6 +455,30 @@ class Template:
             enabled=_bool(props.get("Enabled", True)),
             on_failure=((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
         )
+
+
+def _queue_event(name: str, raw: dict[str, Any], props: dict[str, Any]) -> QueueEvent:
+    """An ``SQS`` event; its Queue must be a queue of the template (``!GetAtt Queue.Arn``)."""
+    source = raw.get("Queue")
+    queue = None
+    if isinstance(source, dict) and "Fn::GetAtt" in source:
+        att = source["Fn::GetAtt"]
+        queue = (att.split(".", 1) if isinstance(att, str) else att)[0]
+    elif isinstance(source, dict) and "Fn::Sub" in source:
+        match = re.search(r"\$\{(\w+)\.Arn\}", str(source["Fn::Sub"]))
+        queue = match.group(1) if match else None
+    if queue is None:
+        raise TemplateError(f"Events.{name}: the local stack emulates SQS events of the template's own queues only")
+    scaling = props.get("ScalingConfig") or {}
+    return QueueEvent(
+        event=name,
+        queue=queue,
+        batch_size=int(props.get("BatchSize", 10)),
+        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+        report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        maximum_concurrency=int(scaling["MaximumConcurrency"]) if scaling.get("MaximumConcurrency") else None,
+        enabled=_bool(props.get("Enabled", True)),
+    )
 
 
 def _schedule_event(name: str, props: dict[str, Any]) -> ScheduleEvent:

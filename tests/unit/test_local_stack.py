@@ -208,7 +208,7 @@ def test_the_real_template():
 def test_the_real_template_lists_what_it_does_not_emulate():
     skipped = load_template().not_emulated()
     kinds = [entry.rsplit(" (", 1)[1].rstrip(")") for entry in skipped]
-    assert kinds.count("AWS::CloudWatch::Alarm") == 2
+    assert kinds.count("AWS::CloudWatch::Alarm") == 3
     assert "ApiAccessLogs (AWS::Logs::LogGroup)" in skipped
     assert "ApiGatewayCloudWatchRole (AWS::IAM::Role)" in skipped
     assert not {"AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::SQS::Queue"} & set(kinds)
@@ -281,7 +281,7 @@ def test_an_unsupported_resource_type_stops_the_start_naming_it(tmp_path: Path):
 
 
 UNSUPPORTED_EVENTS = {
-    "SQS": "{Type: SQS, Properties: {Queue: !GetAtt Dlq.Arn}}",
+    "Kinesis": "{Type: Kinesis, Properties: {Stream: arn:aws:kinesis:us-east-1:123456789012:stream/s}}",
     "ScheduleV2": "{Type: ScheduleV2, Properties: {ScheduleExpression: rate(5 minutes)}}",
     "SNS": "{Type: SNS, Properties: {Topic: arn:aws:sns:us-east-1:123456789012:t}}",
 }
@@ -897,9 +897,16 @@ def test_the_aggregators_filter(record: dict[str, Any], expected: bool):
     [
         (_change("MODIFY", {"type": "tracker", "status": "completed"}, {"type": "tracker", "status": "sent"}), True),
         (_change("MODIFY", {"type": "tracker", "status": "completed"}, {"status": "completed"}), False),  # again
-        (_change("MODIFY", {"type": "tracker", "status": "sent"}, {"status": "pending"}), False),
+        (_change("MODIFY", {"type": "tracker", "status": "sent"}, {"status": "pending"}), True),  # tracker.sent
+        (_change("MODIFY", {"type": "tracker", "status": "opened"}, {"status": "sent"}), False),
         (_change("MODIFY", {"type": "feedback", "status": "completed"}, {"status": "sent"}), False),
         (_change("INSERT", {"type": "tracker", "status": "completed"}), False),
+        # webhooks: feedback.created, nps.created, customer.dissatisfied (a customer state changed)
+        (_change("INSERT", {"type": "feedback"}), True),
+        (_change("INSERT", {"type": "nps_review"}), True),
+        (_change("MODIFY", {"type": "agg_customer"}, {"type": "agg_customer"}), True),
+        (_change("INSERT", {"type": "agg_watch"}), False),
+        (_change("INSERT", {"type": "agg_day"}), False),
     ],
 )
 def test_the_completion_filter(record: dict[str, Any], expected: bool):

@@ -30,6 +30,13 @@ class Settings:
     whatsapp_webhook_url: str = ""
     event_bus_name: str = "default"
     store_cache_seconds: float = 30.0  # how long a container shows a store's settings after a change
+    # Webhooks (docs/webhooks.md). Loopback URLs (http allowed) only where the local stack says so.
+    webhook_allow_loopback: bool = False
+    webhook_queue_url: str = ""  # the delivery queue (SQS) the dispatcher reads
+    # Seconds before attempt 1, 2, ... (the Standard Webhooks schedule); its length = the attempts.
+    webhook_retry_schedule: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_disable_after_seconds: int = 5 * 86400  # an endpoint failing this long is disabled
+    webhook_log_days: int = 30  # delivery log items expire after this (TTL)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,7 +58,22 @@ class Settings:
             whatsapp_webhook_url=env.get("WHATSAPP_WEBHOOK_URL", ""),
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
             store_cache_seconds=float(env.get("STORE_CACHE_SECONDS", "30")),
+            webhook_allow_loopback=env.get("WEBHOOK_ALLOW_LOOPBACK", "").lower() == "true",
+            webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
+            webhook_retry_schedule=_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", "")),
+            webhook_disable_after_seconds=int(env.get("WEBHOOK_DISABLE_AFTER_SECONDS", str(5 * 86400))),
+            webhook_log_days=int(env.get("WEBHOOK_LOG_DAYS", "30")),
         )
+
+
+def _schedule(text: str) -> tuple[int, ...]:
+    """``"0,5,300"`` -> (0, 5, 300); empty -> the Standard Webhooks schedule."""
+    if not text.strip():
+        return (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    delays = tuple(int(part) for part in text.split(",") if part.strip())
+    if not delays or any(d < 0 for d in delays):
+        raise ValueError("WEBHOOK_RETRY_SCHEDULE: comma-separated seconds, at least one, none negative")
+    return delays
 
 
 @functools.cache

@@ -281,3 +281,27 @@ def nps_channel_pk(workspace_id: str, store_slug: str, channel: str) -> str:
 
 def nps_category_pk(workspace_id: str, store_slug: str, category: str) -> str:
     return f"NPSCAT#{workspace_id}#{store_slug}#{category}"
+
+
+# Webhooks (docs/webhooks.md): a workspace's endpoints live in its WS# partition (one Query lists
+# them, as the integration-events consumer does per stream record); each endpoint's delivery log
+# is its own partition, sorted by delivery id (which starts with the time, so newest first and
+# "since" are key conditions).
+def webhook(workspace_id: str, webhook_id: str) -> dict[str, str]:
+    return {PK: f"WS#{workspace_id}", SK: f"WEBHOOK#{webhook_id}"}
+
+
+def webhook_prefix() -> str:
+    return "WEBHOOK#"
+
+
+def webhook_delivery_pk(workspace_id: str, webhook_id: str) -> str:
+    return f"WHDEL#{workspace_id}#{webhook_id}"
+
+
+def webhook_delivery(workspace_id: str, webhook_id: str, delivery_id: str) -> dict[str, str]:
+    return {PK: webhook_delivery_pk(workspace_id, webhook_id), SK: f"DEL#{delivery_id}"}
+
+
+def webhook_delivery_prefix() -> str:
+    return "DEL#"

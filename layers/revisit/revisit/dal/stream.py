@@ -91,3 +91,90 @@ def inserted_response(event_name: str | None, image: Mapping[str, Any] | None) -
             category=_text(image, "category"),
         )
     return None
+
+
+# ------------------------------------------------------------------ webhook sources
+# What the webhook fan-out (functions/integration_events) reads from the stream. Like the rest of
+# this module it creates no client: the fan-out reads the endpoints through revisit.dal.webhooks.
+
+TRACKER = "tracker"
+CUSTOMER = "agg_customer"  # a customer's loyalty state (revisit.dal.analytics.TYPE_CUSTOMER)
+TRACKER_EVENTS = ("sent", "completed", "failed")  # the tracker statuses that are webhook events
+# What an NPS review event carries (what GET /nps/reviews returns, named as our API names it); a
+# feedback event carries what the search returns (revisit.domain.webhooks projects it).
+NPS_FIELDS = ("id", "storeSlug", "client", "rate", "channel", "category", "comment", "createdAt")
+
+
+@dataclass(frozen=True)
+class ItemEvent:
+    """An event a record is: ``key`` is the same in every retry of the record (one per event)."""
+
+    type: str  # feedback.created | nps.created | tracker.sent | tracker.completed | tracker.failed
+    key: str
+    workspace_id: str
+    store_slug: str | None
+    occurred_at: str  # ISO text, as stored
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """A customer's loyalty state before and after one visit (the domain decides what it means)."""
+
+    workspace_id: str
+    store_slug: str
+    civ: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def webhook_source(
+    event_name: str | None, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None
+) -> ItemEvent | CustomerChange | None:
+    """The webhook event of a stream record, a customer-state change, or None (every other record,
+    and imported history: an item marked ``imported: true`` never fires an event)."""
+    new, old = dict(new_image or {}), dict(old_image or {})
+    if not new or new.get("imported") is True or event_name not in ("INSERT", "MODIFY"):
+        return None
+    kind = new.get(keys.TYPE)
+    if kind == FEEDBACK and event_name == "INSERT":
+        data = {k: _plain(v) for k, v in new.items() if k not in keys.HIDDEN and v is not None}
+        return ItemEvent("feedback.created", f"feedback.created/{_text(new, 'id')}", _text(new, "workspaceId"),
+                         _text(new, "storeSlug"), _text(new, "createdAt"), data)  # fmt: skip
+    if kind == NPS_REVIEW and event_name == "INSERT":
+        data = {k: _plain(new[k]) for k in NPS_FIELDS if new.get(k) is not None}
+        ws, store = _text(new, "workspaceId"), _text(new, "storeSlug")
+        key = f"nps.created/{store}/{_whole(new, 'id')}"
+        return ItemEvent("nps.created", key, ws, store, _text(new, "createdAt"), data)
+    if kind == TRACKER:
+        status = new.get("status")
+        if status not in TRACKER_EVENTS or old.get("status") == status:
+            return None
+        from revisit.dal.tracker_events import SEED_FIELDS
+
+        data = {k: _plain(new.get(k)) for k in SEED_FIELDS} | {"storeSlug": new.get("storeSlug")}
+        at = str(new.get("updatedAt") or new.get("createdAt") or "")
+        tracker_id = _text(new, "id")
+        return ItemEvent(f"tracker.{status}", f"tracker.{status}/{tracker_id}", _text(new, "workspaceId"),
+                         new.get("storeSlug"), at, data)  # fmt: skip
+    if kind == CUSTOMER and event_name == "MODIFY" and isinstance(new.get("civ"), str):
+        return CustomerChange(
+            workspace_id=_text(new, "workspaceId"),
+            store_slug=_text(new, "storeSlug"),
+            civ=new["civ"],
+            before={k: _plain(v) for k, v in old.items() if k not in keys.HIDDEN} if old else None,
+            after={k: _plain(v) for k, v in new.items() if k not in keys.HIDDEN},
+        )
+    return None
