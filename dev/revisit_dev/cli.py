@@ -15,6 +15,8 @@ examples:
   revisit migrate --dry-run               (what the data migrations would change; then without --dry-run)
   revisit invoke SchedulerFunction        (local stack: send what is due now)
   revisit outbox                          (local stack: what was sent)
+  revisit import past.csv --store uptown --key nk_...           (history, 1,000 rows a request; resumable)
+  revisit import delighted.jsonl --format delighted --store uptown --key nk_...
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 LOCAL_ONLY = ("outbox", "invoke")
+IMPORT_ROWS_PER_REQUEST = 1_000  # POST /api/external/feedback/import takes at most this many
+IMPORT_BYTES_PER_REQUEST = 4_000_000  # below the endpoint's 5 MB
+IMPORT_COLUMNS = ("storeSlug", "createdAt", "rating", "comment", "civ", "orderId", "source", "externalId")
 OPTION_OF = {"slug": "--store", "name": "--name", "timezone": "--timezone", "workspaceId": "--workspace-id"}
 INVOKE_TIMEOUT = 960  # seconds: past Lambda's longest Timeout (900 s), so the stack answers first
 
@@ -231,6 +236,225 @@ def _invoke(args: argparse.Namespace, base_url: str) -> int:
     return _local_call(base_url, "POST", f"/_local/invoke/{args.function}", body)
 
 
+# ------------------------------------------------------------------ importing history (docs/imports.md)
+
+
+def _utc_iso(value: Any) -> str:
+    """A timestamp as ISO UTC with Z: a Unix time, an ISO text, or 'YYYY-MM-DD HH:MM:SS' (UTC)."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(int(value), UTC).isoformat().replace("+00:00", "Z")
+    text = str(value).strip().replace(" UTC", "")
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def nps_to_rating(score: int) -> int:
+    """An NPS answer (0-10) as a 1-5 rating: ceil(score / 2), the aggregator's rule for NPS rates,
+    with 0 (which a seed-002 NPS review cannot hold) as 1, like 1 and 2."""
+    return max(1, (int(score) + 1) // 2)
+
+
+def from_delighted(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Delighted survey responses (its API's / export's JSON objects) -> import rows; (rows, skipped).
+
+    NPS (0-10) -> ``rating`` = ceil(score / 2), 0 -> 1, ``source`` ``delighted-nps``; CSAT (1-5) ->
+    ``rating`` as is, ``source`` ``delighted-csat``; other survey types (CES, ...) are skipped."""
+    rows, skipped = [], 0
+    for r in records:
+        kind = str(r.get("survey_type") or "nps").lower()
+        if kind not in ("nps", "csat") or r.get("score") in (None, ""):
+            skipped += 1
+            continue
+        props = r.get("person_properties") or {}
+        civ = (
+            props.get("customer_id")
+            or props.get("Customer ID")
+            or (f"delighted-person:{r['person']}" if r.get("person") else None)
+        )
+        row = {
+            "createdAt": _utc_iso(r["created_at"]),
+            "rating": nps_to_rating(int(r["score"])) if kind == "nps" else int(r["score"]),
+            "comment": r.get("comment") or None,
+            "civ": str(civ) if civ else None,
+            "orderId": props.get("order_id") or props.get("Order ID") or None,
+            "source": f"delighted-{kind}",
+            "externalId": f"delighted:{r['id']}",
+        }
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return rows, skipped
+
+
+def from_formbricks(
+    records: list[dict[str, Any]], rating_column: str, comment_column: str | None, scale: str
+) -> tuple[list[dict[str, Any]], int]:
+    """A Formbricks responses export (CSV: "Response ID", "Timestamp", "User ID", one column per
+    question) -> import rows; (rows, skipped: unanswered ratings). ``scale``: 5 (a 1-5 rating
+    question, as is), 10 (1-10: ceil / 2) or nps (0-10: as Delighted's NPS)."""
+    rows, skipped = [], 0
+    for r in records:
+        raw = str(r.get(rating_column) or "").strip()
+        if not raw:
+            skipped += 1
+            continue
+        score = int(float(raw))
+        rating = score if scale == "5" else nps_to_rating(score)
+        row = {
+            "createdAt": _utc_iso(r.get("Timestamp") or r.get("Created At") or r["createdAt"]),
+            "rating": rating,
+            "comment": (r.get(comment_column) or "").strip() or None if comment_column else None,
+            "civ": (r.get("User ID") or "").strip() or None,
+            "orderId": (r.get("orderId") or r.get("Order ID") or "").strip() or None,
+            "source": "formbricks",
+            "externalId": f"formbricks:{r['Response ID']}",
+        }
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return rows, skipped
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    import csv
+
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        return [dict(r) for r in csv.DictReader(text.splitlines())]
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError as exc:
+                raise SystemExit(f"error: {path}:{number} is not JSON: {exc}") from None
+    return out
+
+
+def import_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], int]:
+    """The file's rows in the import's columns (converted from --format), each with a store."""
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"error: {path} does not exist")
+    records = _read_records(path)
+    if args.format == "delighted":
+        rows, skipped = from_delighted(records)
+    elif args.format == "formbricks":
+        if not args.rating_column:
+            raise SystemExit("error: --format formbricks needs --rating-column (the rating question's column)")
+        rows, skipped = from_formbricks(records, args.rating_column, args.comment_column, args.scale)
+    else:
+        rows, skipped = [{k: v for k, v in r.items() if v not in (None, "")} for r in records], 0
+    for row in rows:
+        row.setdefault("storeSlug", args.store)
+    return rows, skipped
+
+
+def _chunks(rows: list[dict[str, Any]], start: int) -> Any:
+    """(offset, JSON Lines body, rows in it) of each request from row ``start``: at most 1,000 rows
+    and 4 MB each."""
+    i = start
+    while i < len(rows):
+        lines, size = [], 0
+        while i + len(lines) < len(rows) and len(lines) < IMPORT_ROWS_PER_REQUEST:
+            line = json.dumps(rows[i + len(lines)], ensure_ascii=False) + "\n"
+            if lines and size + len(line.encode()) > IMPORT_BYTES_PER_REQUEST:
+                break
+            lines.append(line)
+            size += len(line.encode())
+        yield i, "".join(lines), len(lines)
+        i += len(lines)
+
+
+def _post_rows(url: str, headers: dict[str, str], body: str) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body.encode(), method="POST")  # noqa: S310 - the operator's URL
+    for name, value in {**headers, "Content-Type": "application/x-ndjson"}.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:  # noqa: S310
+            return resp.status, json.loads(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode(errors="replace")
+        try:
+            return exc.code, json.loads(text)
+        except ValueError:
+            return exc.code, {"error": {"message": text, "details": []}}
+
+
+def _import(args: argparse.Namespace) -> int:
+    """POST the file's rows in requests of 1,000 (progress on stderr), recording after each request
+    how far it got in the state file, so a second run resumes there (the endpoint stores a row
+    once by its externalId, so a request repeated after a crash duplicates nothing)."""
+    import hashlib
+    import time
+
+    base_url = (args.url or args.base_url or _stack_info(args)["baseUrl"]).rstrip("/")
+    key = args.key or os.environ.get("REVISIT_API_KEY")
+    if args.owner_token:
+        if not args.workspace_id:
+            raise SystemExit("error: --owner-token needs --workspace-id")
+        headers = {"Authorization": f"Bearer {args.owner_token}", "x-workspace-id": args.workspace_id}
+    elif key:
+        headers = {"x-api-key": key}
+    else:
+        raise SystemExit("error: pass a workspace key (--key or REVISIT_API_KEY) or --owner-token and --workspace-id")
+    rows, skipped = import_rows(args)
+    digest = hashlib.sha256(Path(args.file).read_bytes()).hexdigest()
+    state_path = Path(args.state) if args.state else Path(f"{args.file}.import-state.json")
+    state = {"file": str(Path(args.file).resolve()), "sha256": digest, "rowsDone": 0, "created": 0, "alreadyPresent": 0}
+    if state_path.is_file():
+        previous = json.loads(state_path.read_text())
+        if previous.get("sha256") != digest:
+            raise SystemExit(f"error: {state_path} is the state of another input; remove it or pass --state")
+        state = previous
+        if state["rowsDone"]:
+            print(f"resuming at row {state['rowsDone'] + 1} of {len(rows)}", file=sys.stderr)
+    url = f"{base_url}/api/external/feedback/import"
+    for offset, body, count in _chunks(rows, state["rowsDone"]):
+        for attempt in range(4):
+            try:
+                status, answer = _post_rows(url, headers, body)
+            except OSError as exc:
+                status, answer = 0, {"error": {"message": str(exc), "details": []}}
+            if status < 500 and status != 0:
+                break
+            time.sleep(2**attempt)
+        if status != 200:
+            error = answer.get("error") or {}
+            print(f"error: rows {offset + 1}-{offset + count}: {status} {error.get('message', '')}", file=sys.stderr)
+            for d in error.get("details") or []:
+                field = str(d.get("field", ""))
+                if field.startswith("rows[") and "]" in field:  # the request's row -> the file's row
+                    n = int(field[5 : field.index("]")])
+                    field = f"row {offset + n}{field[field.index(']') + 1 :]}"
+                print(f"  {field}: {d.get('message')}", file=sys.stderr)
+            print(f"(stopped at row {offset + 1}; fix it and run the same command again to go on)", file=sys.stderr)
+            return 1
+        state["rowsDone"] = offset + count
+        state["created"] += answer["created"]
+        state["alreadyPresent"] += answer["alreadyPresent"]
+        tmp = state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(state_path)
+        done = state["rowsDone"]
+        print(
+            f"[{'#' * (30 * done // len(rows)):<30}] {done}/{len(rows)} rows, {state['created']} created, "
+            f"{state['alreadyPresent']} already present",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        json.dumps(
+            {
+                "rows": len(rows),
+                "skipped": skipped,
+                **{k: state[k] for k in ("created", "alreadyPresent")},
+                "state": str(state_path),
+            }
+        )
+    )
+    return 0
+
+
 # ------------------------------------------------------------------ command line
 
 
@@ -294,11 +518,32 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     command("outbox", "the local stack only: the emails and SMS the scheduler sent (with their links)")
+
+    p = command("import", "import past answers (docs/imports.md): 1,000 rows a request, resumable")
+    p.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
+    p.add_argument("--store", required=True, help="the store of the rows that name none (storeSlug)")
+    p.add_argument(
+        "--format",
+        choices=["revisit", "delighted", "formbricks"],
+        default="revisit",
+        help="revisit: the import's own columns (default); delighted: survey responses (JSON lines or CSV);\n"
+        "formbricks: a responses export (CSV)",
+    )
+    p.add_argument("--rating-column", help="formbricks: the rating question's column")
+    p.add_argument("--comment-column", help="formbricks: the open question's column")
+    p.add_argument("--scale", choices=["5", "10", "nps"], default="5", help="formbricks: the rating's scale")
+    p.add_argument("--key", help="a workspace API key (default: $REVISIT_API_KEY)")
+    p.add_argument("--owner-token", help="or the owner token (with --workspace-id)")
+    p.add_argument("--workspace-id", help="with --owner-token")
+    p.add_argument("--url", help="the API's base URL (default: the running local stack's)")
+    p.add_argument("--state", help="the state file (default: FILE.import-state.json)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "import":
+        return _import(args)
     if args.command in LOCAL_ONLY:
         if args.table:
             raise SystemExit(f"error: {args.command} works on the local stack only: leave out --table")

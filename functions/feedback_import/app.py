@@ -37,7 +37,7 @@ def import_feedback():
     imports.require_workspace_scope(caller)
     rows = import_schemas.parse(_text(), header(app, "Content-Type") or "", now())
     answer = imports.import_rows(caller, [r.model_dump() for r in rows])
-    logger.info("feedback imported", extra=answer)
+    logger.info("feedback imported", extra={"rows": answer["received"], "rowsCreated": answer["created"]})
     return json_response(200, answer)
 
 

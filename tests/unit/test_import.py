@@ -201,3 +201,50 @@ def test_imported_rows_count_on_their_own_day_also_when_late(world, stream):
     assert (ten["firstVisit"]["count"], ten["firstVisit"]["avgRating"]) == (1, 5.0)
     three = day(3)  # once the first visit, now the customer's return
     assert (three["totalFeedback"], three["firstVisit"]["count"], three["returnVisit"]["count"]) == (1, 0, 1)
+
+
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "docs" / "samples"
+
+
+def _args(file, fmt, **extra):
+    import argparse
+
+    defaults = {"rating_column": None, "comment_column": None, "scale": "5"}
+    return argparse.Namespace(file=str(SAMPLES / file), format=fmt, store="downtown-coffee", **(defaults | extra))
+
+
+def test_the_sample_exports_convert_and_import(world):
+    from revisit_dev import cli
+
+    delighted, skipped = cli.import_rows(_args("delighted.jsonl", "delighted"))
+    assert skipped == 1  # the CES answer: no rating of ours
+    by_id = {r["externalId"]: r for r in delighted}
+    assert [by_id[f"delighted:{i}"]["rating"] for i in ("3001", "3002", "3003", "4001", "4002")] == [5, 1, 4, 5, 2]
+    assert by_id["delighted:3002"]["source"] == "delighted-nps"  # NPS 0: a rating of 1
+    assert by_id["delighted:4001"] | {"civ": None} == {
+        "storeSlug": "downtown-coffee",
+        "createdAt": "2025-01-10T09:00:00Z",
+        "rating": 5,
+        "comment": "Friendly staff",
+        "civ": None,
+        "source": "delighted-csat",
+        "externalId": "delighted:4001",
+    }
+    assert by_id["delighted:3001"]["civ"] == "CUST-7891" and by_id["delighted:3001"]["orderId"] == "A-1001"
+    formbricks, unanswered = cli.import_rows(
+        _args(
+            "formbricks.csv",
+            "formbricks",
+            rating_column="How would you rate your visit?",
+            comment_column="Anything we could do better?",
+        )
+    )
+    assert unanswered == 1 and [r["rating"] for r in formbricks] == [5, 3, 1]
+    assert formbricks[1]["comment"] == 'Music too loud, but good "pain au chocolat"' and "civ" not in formbricks[1]
+    assert formbricks[0]["createdAt"] == "2025-02-03T09:15:00Z"
+
+    for converted in (delighted, formbricks):
+        reply = post(jsonl(converted), world.owner_headers())
+        assert reply.status == 200 and reply.json["created"] == len(converted), reply.text
+    found = search({"x-api-key": world.store_key}, limit="50")
+    assert sorted(f["source"] for f in found) == ["delighted-csat"] * 2 + ["delighted-nps"] * 3 + ["formbricks"] * 3
