@@ -25,6 +25,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from revisit_dev.template import ACCOUNT_ID, Route, Template
 
 log = logging.getLogger(__name__)
+_TOKEN = re.compile(r"tkn_([A-Za-z0-9]{4})[A-Za-z0-9]+")
+
+
+def _logged(path: str) -> str:
+    """A path as the log shows it: a one-time token (a bearer capability) as ``tkn_…abcd``."""
+    return _TOKEN.sub(lambda m: f"tkn_…{m.group(1)}", path)
+
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -238,7 +245,7 @@ class Gateway:
                 except ValueError as exc:  # e.g. a body that is not JSON
                     status, body = 400, {"message": str(exc)}
                 except Exception as exc:  # the function failed: say how (revisit invoke prints it)
-                    log.error("%s %s failed: %s", request.method, request.path, exc)
+                    log.error("%s %s failed: %s", request.method, _logged(request.path), exc)
                     error_type = getattr(exc, "error_type", type(exc).__name__)
                     status, body = 502, {"errorType": error_type, "message": getattr(exc, "message", str(exc))}
                 text = json.dumps(body, indent=2, default=str)
@@ -267,7 +274,7 @@ class Gateway:
         except Exception as exc:
             if timeout > INTEGRATION_TIMEOUT and getattr(exc, "error_type", "") == "Sandbox.Timedout":
                 return self._own("INTEGRATION_TIMEOUT", request, "Endpoint request timed out", match.function)
-            log.error("%s failed on %s %s: %s", match.function, request.method, request.path, exc)
+            log.error("%s failed on %s %s: %s", match.function, request.method, _logged(request.path), exc)
             return self._own("DEFAULT_5XX", request, "Internal server error", match.function)
         return Reply(status, [*headers, ("x-amzn-RequestId", request.request_id)], body, match.function)
 
@@ -315,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting
         ms = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.1fms %s", self.command, url.path, reply.status, ms, reply.function or "-")
+        log.info("%s %s %d %.1fms %s", self.command, _logged(url.path), reply.status, ms, reply.function or "-")
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -4,7 +4,7 @@ API key)."""
 from revisit.domain import credentials, nps, surveys, tokens, workspaces
 from revisit.domain.auth import Kind
 from revisit.domain.util import iso_or_none
-from revisit.errors import NotFound, field_error
+from revisit.errors import Forbidden, NotFound, field_error
 from revisit.http.app import base_url, body, create_app, json_response, principal
 from revisit.http.nps_schemas import CreateCategory, CreateChannel, PatchConfig
 from revisit.http.schemas import CreateCampaign, CreateKey, CreateStore, StoreSettingsPatch
@@ -55,8 +55,16 @@ def create_key():
 
 @app.get("/api/keys")
 def list_keys():
+    """A page of keys (``limit`` 1-100, default 100) and ``nextCursor`` (null on the last page)."""
     owner = principal(app, Kind.OWNER)
-    return json_response(200, {"items": credentials.list_keys(owner.workspace_id)})
+    raw_limit = app.current_event.get_query_string_value("limit")
+    limit = credentials.MAX_PAGE
+    if raw_limit is not None:
+        if not raw_limit.isdigit():
+            raise field_error("limit", f"must be a whole number between 1 and {credentials.MAX_PAGE}")
+        limit = int(raw_limit)
+    cursor = app.current_event.get_query_string_value("cursor") or None
+    return json_response(200, credentials.list_page(owner.workspace_id, limit, cursor))
 
 
 @app.delete("/api/keys/<key_id>")
@@ -91,7 +99,10 @@ def list_campaigns():
 @app.delete("/api/campaigns/<campaign_id>")
 def close_campaign(campaign_id: str):
     caller = principal(app, Kind.OWNER, Kind.API)
-    return json_response(200, tokens.close_campaign(caller, campaign_id, base_url(app)))
+    try:
+        return json_response(200, tokens.close_campaign(caller, campaign_id, base_url(app)))
+    except Forbidden:  # another store's campaign: the same answer as one that does not exist
+        raise NotFound(f"Campaign {campaign_id} does not exist.") from None
 
 
 @app.post("/api/surveys")

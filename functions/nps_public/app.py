@@ -1,4 +1,5 @@
-"""GET /nps/categories, GET /nps/channels (shop_id only, as in seed 002) and GET /nps/init (a did)."""
+"""GET /nps/categories, GET /nps/channels (shop_id only, as in seed 002) and GET /nps/init (a did;
+at most nps.INIT_PER_ADDRESS_PER_HOUR per client address and shop an hour, then 429)."""
 
 from revisit.domain import nps
 from revisit.errors import NotFound
@@ -27,7 +28,8 @@ def channels():
 
 @app.get("/nps/init")
 def init():
-    return json_response(200, nps.init_device(_shop_id()))
+    shop_id = _shop_id()
+    return json_response(200, nps.init_device(shop_id, app.current_event.request_context.identity.source_ip or ""))
 
 
 @logger.inject_lambda_context

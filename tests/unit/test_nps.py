@@ -230,7 +230,7 @@ def test_reviews_returns_each_path_and_filters(shop):
     )
     assert get("/nps/reviews", shop_id=shop.shop_id, shop_secret=shop.shop_secret, date_to="2020-01-01").json == []
     assert get("/nps/reviews", shop_id=shop.shop_id, shop_secret="wrong").status == 403
-    assert get("/nps/reviews", shop_id="nope", shop_secret="x").status == 404
+    assert get("/nps/reviews", shop_id="nope", shop_secret="x").status == 403  # as a wrong secret (issue 18)
     assert get("/nps/reviews", shop_id=shop.shop_id).status == 404
 
 

@@ -40,8 +40,12 @@ def _region() -> str:
 @functools.cache
 def _client(service: str):
     import boto3
+    from botocore.config import Config
 
-    return boto3.client(service, region_name=_region())
+    # Standard retries, 3 attempts of at most 0.5 s to connect + 1.5 s to answer, with backoff: at
+    # most 3 x 2 s + 3 s = 9 s a call, under the 10 s of integration_events (the scheduler has 120 s).
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=0.5, read_timeout=1.5)
+    return boto3.client(service, region_name=_region(), config=config)
 
 
 def _aws_error(exc: Exception) -> str:

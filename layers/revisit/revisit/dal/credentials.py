@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revisit.dal import keys, table
+from revisit.dal import cursors, keys, table
 from revisit.dal.errors import AlreadyExists, AlreadyRevoked, UnknownStore, UnknownWorkspace
 
 _LOOKUP_FIELDS = ("keyId", "kind", "scope", "workspaceId", "storeSlug", "revokedAt")
@@ -44,6 +44,47 @@ def lookup(secret_hash: str) -> dict[str, Any] | None:
 def list_for_workspace(workspace_id: str) -> list[dict[str, Any]]:
     items = table.query_prefix(keys.ws_pk(workspace_id), keys.key_registry_prefix())
     return [{k: i[k] for k in _REGISTRY_FIELDS if k in i} for i in items]
+
+
+def count_active(workspace_id: str) -> int:
+    """How many of the workspace's keys are not revoked (a COUNT Query of its registry items)."""
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+        "FilterExpression": "attribute_not_exists(revokedAt)",
+        "ExpressionAttributeValues": {
+            ":pk": table.value(keys.ws_pk(workspace_id)),
+            ":p": table.value(keys.key_registry_prefix()),
+        },
+        "Select": "COUNT",
+        "ConsistentRead": True,
+    }
+    total = 0
+    while True:
+        resp = table.client.query(**req)
+        total += int(resp.get("Count", 0))
+        if "LastEvaluatedKey" not in resp:
+            return total
+        req["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """At most ``limit`` registry records in key id order, and the cursor of the next page (None at
+    the end); BadCursor for a cursor of another listing."""
+    pk = keys.ws_pk(workspace_id)
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+        "ExpressionAttributeValues": {":pk": table.value(pk), ":p": table.value(keys.key_registry_prefix())},
+        "Limit": limit,
+    }
+    if cursor:
+        req["ExclusiveStartKey"] = cursors.decode(cursor, keys.PK, pk)  # BadCursor: not this workspace's
+    resp = table.client.query(**req)
+    items = [table.deserialize(i) for i in resp.get("Items", [])]
+    records = [{k: i[k] for k in _REGISTRY_FIELDS if k in i} for i in items]
+    last = resp.get("LastEvaluatedKey")
+    return records, cursors.encode(last) if last and len(records) >= limit else None
 
 
 def get_registry(workspace_id: str, key_id: str) -> dict[str, Any] | None:

@@ -5,6 +5,8 @@
 | shop + its categories and channels        | Query pk=SHOP#shopId (META, CAT#*, CHAN#*)         | 1     |
 | next numeric id of a category/channel     | UpdateItem SHOP#shopId META ADD npsSeq             | 1     |
 | device id                                 | GetItem DID#did                                    | 1     |
+| new device id, counted (GET /nps/init)    | Query NPSINIT#shop#addr sk=H#hour, then one        | 2     |
+|                                           | TransactWriteItems: counter Put + device Put       |       |
 | reviews of a store by date                | Query pk=NPS#ws#store, sk BETWEEN                  | 1/page|
 | ... of one channel / one category         | gsi1 NPSCH#ws#store#channel / gsi2 NPSCAT#...      | 1/page|
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from revisit.dal import cursors, keys, table
-from revisit.dal.errors import AlreadyExists, NoSuchItem
+from revisit.dal.errors import AlreadyExists, ConditionFailed, NoSuchItem
 
 REVIEW_FIELDS = (
     "id", "client", "rate", "channel", "category", "comment", "createdAt", "respondentType", "civ", "orderId",
@@ -65,6 +67,55 @@ def put_device(did: str, record: dict[str, Any]) -> None:
     """A device id; its ``expiresEpoch`` is stored as the TTL attribute (DynamoDB deletes it later)."""
     fields = {k: v for k, v in record.items() if k != DEVICE_EXPIRES}
     table.put_new({**keys.device(did), keys.TYPE: "device", **fields, keys.TTL: record[DEVICE_EXPIRES]})
+
+
+class CounterMoved(ConditionFailed):
+    """The init counter is not at the count it was read at (a concurrent init): read it again."""
+
+
+@dataclass(frozen=True)
+class InitCounter:
+    """The /nps/init counter of one client address (a hash) for one shop and clock hour."""
+
+    shop_id: str
+    address_hash: str
+    hour: str  # YYYYMMDDHH, UTC
+    expires_epoch: int  # TTL: DynamoDB deletes the counter after its hour
+
+    def key(self) -> dict[str, str]:
+        # Built here rather than in keys.py (owned elsewhere at the time): move it there.
+        return {keys.PK: f"NPSINIT#{self.shop_id}#{self.address_hash}", keys.SK: f"H#{self.hour}"}
+
+
+def init_count(counter: InitCounter) -> int:
+    """How many device ids the counter's address obtained for its shop this hour (one Query:
+    the function may Query and PutItem, not GetItem)."""
+    key = counter.key()
+    resp = table.client.query(
+        TableName=table.TABLE,
+        KeyConditionExpression="pk = :pk AND sk = :sk",
+        ExpressionAttributeValues={":pk": table.value(key[keys.PK]), ":sk": table.value(key[keys.SK])},
+        ConsistentRead=True,
+    )
+    items = resp.get("Items") or []
+    return int(table.deserialize(items[0]).get("count", 0)) if items else 0
+
+
+def put_device_counted(did: str, record: dict[str, Any], counter: InitCounter, used: int) -> None:
+    """The device and the counter at ``used + 1``, in one transaction (two Puts: the function's
+    PutItem permission covers both); CounterMoved if the counter is no longer at ``used``,
+    AlreadyExists on a device id clash."""
+    fields = {k: v for k, v in record.items() if k != DEVICE_EXPIRES}
+    device = {**keys.device(did), keys.TYPE: "device", **fields, keys.TTL: record[DEVICE_EXPIRES]}
+    count = {**counter.key(), keys.TYPE: "nps_init_quota", "count": used + 1, keys.TTL: counter.expires_epoch}
+    put_counter = {"Put": {"TableName": table.TABLE, "Item": table.serialize(count)}}
+    if used == 0:
+        put_counter["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put_counter["Put"]["ConditionExpression"] = "#c = :used"
+        put_counter["Put"]["ExpressionAttributeNames"] = {"#c": "count"}
+        put_counter["Put"]["ExpressionAttributeValues"] = {":used": table.value(used)}
+    table.transact([put_counter, table.put_new_op(device)], failures=[CounterMoved, AlreadyExists])
 
 
 def get_device(did: str) -> dict[str, Any] | None:

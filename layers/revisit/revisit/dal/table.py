@@ -17,8 +17,18 @@ from revisit.config import settings
 from revisit.dal import keys
 from revisit.dal.errors import AlreadyExists, ConditionFailed
 
-# Created once per container (cold start), reused by every invocation.
-client = boto3.client("dynamodb", region_name=settings().region, config=Config(max_pool_connections=50))
+# Created once per container (cold start), reused by every invocation. boto3's standard retry mode,
+# 3 attempts in all (throttling, 5xx, timeouts; with its jittered backoff of at most 1 s then 2 s),
+# each given 0.5 s to connect and 1.5 s to answer: a call gives up after at most
+# 3 x 2 s + 3 s = 9 s, under the 10 s of the API functions (template.yaml Globals), so the
+# function answers 503 (http/app.py) rather than being killed mid-request.
+CLIENT_CONFIG = Config(
+    max_pool_connections=50,
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=0.5,
+    read_timeout=1.5,
+)
+client = boto3.client("dynamodb", region_name=settings().region, config=CLIENT_CONFIG)
 TABLE = settings().table_name
 SK_MAX = "\uffff"  # sorts after every character a sort key holds: the open end of a range
 

@@ -1,13 +1,18 @@
 """Who is calling: credentials -> Principal, and what a principal may touch.
 
 Secrets are looked up by their SHA-256 hash (one GetItem). A positive look-up is cached in the
-container for ``CREDENTIAL_CACHE_SECONDS`` (default 30 s): that is the longest a revoked key keeps
-working in a warm container. Failures are never cached and never say which part was wrong.
+container, and trusted without a read for at most ``REVOCATION_BOUND_SECONDS`` (5 s) - or
+``CREDENTIAL_CACHE_SECONDS`` when that is shorter (0 turns the cache off): a revoked key stops
+working within 5 s in every warm container (docs/operations.md). Past that age the same GetItem
+reads it again, so a key in use costs at most one read per 5 s per container and a request of a
+warm container still makes no credential call. Failures are never cached and never say which
+part was wrong.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,7 +62,9 @@ class Presented:
     shop_secret: str | None = None
 
 
-_cache = TtlCache(max_entries=1024)  # secret hash -> look-up record (positive answers only)
+_cache = TtlCache(max_entries=1024)  # secret hash -> (read at, look-up record); positive answers only
+REVOCATION_BOUND_SECONDS = 5.0  # the longest a revoked credential keeps working in a warm container
+_clock = time.monotonic  # when a cached look-up was read (tests move it)
 
 
 def secret_hash(kind: Kind, secret: str, public_id: str | None = None) -> str:
@@ -66,13 +73,19 @@ def secret_hash(kind: Kind, secret: str, public_id: str | None = None) -> str:
     return sha256_hex(f"{kind.value}:{material}")
 
 
+def trusted_seconds() -> float:
+    """How long a cached look-up is used without reading it again: the revocation bound."""
+    return min(settings().credential_cache_seconds, REVOCATION_BOUND_SECONDS)
+
+
 def _lookup(hash_: str) -> dict | None:
     hit = _cache.get(hash_)
-    if hit is not MISSING:
-        return hit
+    if hit is not MISSING and _clock() - hit[0] < trusted_seconds():
+        return hit[1]
+    read_at = _clock()
     record = credentials_dal.lookup(hash_)
     if record and not record.get("revokedAt"):
-        _cache.put(hash_, record, settings().credential_cache_seconds)
+        _cache.put(hash_, (read_at, record), trusted_seconds())
         return record
     _cache.pop(hash_)
     return None

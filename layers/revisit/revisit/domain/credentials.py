@@ -1,7 +1,8 @@
 """Issuing, listing and revoking credentials.
 
 Every secret has at least 128 bits from the OS CSPRNG, is returned once at creation, and is
-stored only as a SHA-256 hash (see ``auth.secret_hash``).
+stored only as a SHA-256 hash (see ``auth.secret_hash``). A workspace holds at most
+``MAX_ACTIVE_KEYS`` keys that are not revoked (409 beyond: revoke one first); the listing is paged.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import contextlib
 import secrets
 from typing import Any
 
-from revisit.dal import AlreadyRevoked, ConditionFailed, UnknownStore, UnknownWorkspace
+from revisit.dal import AlreadyRevoked, BadCursor, ConditionFailed, UnknownStore, UnknownWorkspace
 from revisit.dal import credentials as dal
 from revisit.domain.auth import Kind, secret_hash
 from revisit.domain.util import iso, now, random_base62
-from revisit.errors import Conflict, NotFound
+from revisit.errors import Conflict, NotFound, field_error
 
 PREFIX_LEN = 10
+MAX_ACTIVE_KEYS = 100  # active (not revoked) credentials of every kind per workspace
+MAX_PAGE = 100
 
 
 def issue(
@@ -30,6 +33,13 @@ def issue(
     """Create a credential. Returns the record plus the secret parts, shown only here."""
     if scope == "store" and not store_slug:
         raise ValueError("store scope needs a store")
+    # Checked before the write (one COUNT Query): concurrent creations at the limit may pass it
+    # together - the quota bounds a workspace's keys, it is not a security boundary.
+    if dal.count_active(workspace_id) >= MAX_ACTIVE_KEYS:
+        raise Conflict(
+            f"This workspace has {MAX_ACTIVE_KEYS} active keys, the most it may hold; revoke one first.",
+            [{"field": "kind", "message": f"at most {MAX_ACTIVE_KEYS} active keys per workspace"}],
+        )
     key_id = "key_" + random_base62(16)
     shown: dict[str, str]
     if kind is Kind.OWNER:
@@ -70,6 +80,17 @@ def issue(
 
 def list_keys(workspace_id: str) -> list[dict[str, Any]]:
     return sorted(dal.list_for_workspace(workspace_id), key=lambda r: (r["createdAt"], r["keyId"]))
+
+
+def list_page(workspace_id: str, limit: int = MAX_PAGE, cursor: str | None = None) -> dict[str, Any]:
+    """GET /api/keys: ``{"items": [...], "nextCursor": ...}`` in key id order, ``limit`` a page."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise field_error("limit", f"must be between 1 and {MAX_PAGE}")
+    try:
+        items, next_cursor = dal.list_page(workspace_id, limit, cursor)
+    except BadCursor as exc:
+        raise field_error("cursor", str(exc)) from None
+    return {"items": items, "nextCursor": next_cursor}
 
 
 def revoke(workspace_id: str, key_id: str) -> dict[str, Any]:

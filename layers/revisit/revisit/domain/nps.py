@@ -11,6 +11,7 @@ reviewer is recognised while the table holds nothing that reveals who they are.
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 from datetime import timedelta
@@ -22,8 +23,8 @@ from revisit.dal import nps as dal
 from revisit.domain import auth
 from revisit.domain.auth import Kind, Presented, Principal
 from revisit.domain.cache import MISSING, TtlCache
-from revisit.domain.util import iso, now, random_base62
-from revisit.errors import Conflict, Forbidden, NotFound, Unauthenticated, field_error
+from revisit.domain.util import iso, now, random_base62, sha256_hex
+from revisit.errors import Conflict, Forbidden, NotFound, RevisitError, Unauthenticated, field_error
 
 CATEGORY_FIELDS = (
     "id", "code", "name", "promoter_question", "promoter_success", "passive_question", "passive_success",
@@ -35,6 +36,19 @@ MAX_REVIEWS_PER_REQUEST = 1000
 DEVICE_LIFETIME = timedelta(days=365)  # a did from /nps/init is unknown after this
 _CONFIG_CACHE_SECONDS = 30.0
 _config_cache = TtlCache(max_entries=512)
+# GET /nps/init: device ids an address may obtain for a shop per clock hour (docs/operations.md).
+INIT_PER_ADDRESS_PER_HOUR = 60
+_NO_SHOP = {"workspaceId": "\x00", "slug": "\x00"}  # compared against when the shop is unknown
+
+
+class TooManyRequests(RevisitError):
+    """A quota is used up until ``retry_after`` seconds from now (HTTP 429 with Retry-After)."""
+
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 def respondent_type(rate: int) -> str:
@@ -52,12 +66,17 @@ class ShopNotFound(NotFound):
 
 
 def _config(shop_id: str, fresh: bool = False) -> tuple[dict, list, list]:
-    """The shop and its categories/channels: one Query, cached 30 s in the container."""
+    """The shop and its categories/channels: one Query, cached 30 s in the container - an unknown
+    shop too (shop ids are random: none is asked for before it exists), so an unknown shop costs
+    what a known one does."""
     hit = MISSING if fresh else _config_cache.get(shop_id)
+    if hit is None:
+        raise ShopNotFound()
     if hit is not MISSING:
         return hit
     shop, categories, channels = dal.shop_config(shop_id)
     if shop is None:
+        _config_cache.put(shop_id, None, _CONFIG_CACHE_SECONDS)
         raise ShopNotFound()
     value = (shop, categories, channels)
     _config_cache.put(shop_id, value, _CONFIG_CACHE_SECONDS)
@@ -75,16 +94,33 @@ def active(shop_id: str, kind: str) -> list[dict[str, Any]]:
     return [{f: i.get(f) for f in fields} for i in items if i.get("active", True)]
 
 
-def init_device(shop_id: str) -> dict[str, str]:
+def init_device(shop_id: str, address: str = "") -> dict[str, str]:
     """A device id (valid for DEVICE_LIFETIME) and a session id for a shop: the seed's
-    'Initialization'."""
+    'Initialization'. At most INIT_PER_ADDRESS_PER_HOUR per client address and shop each clock
+    hour (one counter item, deleted by TTL after the hour): 429 beyond, until the next hour."""
     _config(shop_id)  # 404 for an unknown shop
     did = random_base62(10)
     at = now()
-    dal.put_device(
-        did, {"shopId": shop_id, "createdAt": iso(at), "expiresEpoch": int((at + DEVICE_LIFETIME).timestamp())}
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    next_hour = int((hour + timedelta(hours=1)).timestamp())
+    device = {"shopId": shop_id, "createdAt": iso(at), "expiresEpoch": int((at + DEVICE_LIFETIME).timestamp())}
+    counter = dal.InitCounter(
+        shop_id, sha256_hex(f"nps-init|{shop_id}|{address}"), hour.strftime("%Y%m%d%H"), next_hour + 3600
     )
-    return {"status": "success", "did": did, "seance": random_base62(16)}
+    for _ in range(3):  # a concurrent init of the same address and hour moved the counter: read it again
+        used = dal.init_count(counter)
+        if used >= INIT_PER_ADDRESS_PER_HOUR:
+            break
+        try:
+            dal.put_device_counted(did, device, counter, used)
+            return {"status": "success", "did": did, "seance": random_base62(16)}
+        except dal.CounterMoved:
+            continue
+    raise TooManyRequests(
+        f"Too many initializations from this address for this shop; retry after the hour "
+        f"(at most {INIT_PER_ADDRESS_PER_HOUR} an hour).",
+        next_hour - int(at.timestamp()),
+    )
 
 
 def _authorise(shop_id: str, shop: dict[str, Any], shop_secret: str | None, did: str | None) -> None:
@@ -94,7 +130,9 @@ def _authorise(shop_id: str, shop: dict[str, Any], shop_secret: str | None, did:
             principal = auth.authenticate(Presented(shop_id=shop_id, shop_secret=shop_secret), frozenset({Kind.SHOP}))
         except (Unauthenticated, Forbidden):
             raise Forbidden("Failed authorization: shop_secret does not match shop_id.") from None
-        if principal.workspace_id != shop["workspaceId"] or principal.store_slug != shop["slug"]:
+        same_workspace = hmac.compare_digest(principal.workspace_id, str(shop["workspaceId"]))
+        same_store = hmac.compare_digest(str(principal.store_slug or ""), str(shop["slug"]))
+        if not (same_workspace and same_store):
             raise Forbidden("Failed authorization: shop_secret does not match shop_id.")
         return
     device = dal.get_device(did or "")
@@ -164,7 +202,13 @@ def list_reviews(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    shop, _, _ = _config(shop_id)
+    # A known shop with a wrong secret and an unknown shop get the same 403 after the same work
+    # (a cached config, the secret's hash and its GetItem, the same compares): no existence oracle.
+    try:
+        shop, _, _ = _config(shop_id)
+    except ShopNotFound:
+        _authorise(shop_id, _NO_SHOP, shop_secret, None)
+        raise Forbidden("Failed authorization: shop_secret does not match shop_id.") from None
     _authorise(shop_id, shop, shop_secret, None)
     try:
         query = dal.ReviewQuery(shop["workspaceId"], shop["slug"], from_ts, to_ts, channel, category)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from pydantic import BaseModel, ValidationError
 
 from revisit import errors
@@ -64,6 +66,71 @@ class Challenged(errors.Unauthenticated):
 # tenants' data and credentials). A caller's own value (e.g. "private, no-store") wins.
 JSON_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
+# On every answer a function builds (JSON, HTML pages, exports, redirects): HTTPS only, for a year,
+# on every subdomain too (RFC 6797). Added by the resolver (:class:`Resolver`), so no route forgets it.
+HSTS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
+
+# DynamoDB's "not now" answers (after boto3's own retries, dal/table.py): the request changed
+# nothing it could not undo (every multi-item write is one transaction), so the caller may retry.
+# 503 with Retry-After instead of a 500 with a traceback.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "LimitExceededException",
+    }
+)
+TRANSIENT_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+RETRY_AFTER_SECONDS = 1
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a botocore error is DynamoDB (or the network to it) being briefly unavailable."""
+    if isinstance(exc, (HTTPClientError, ConnectionError)):  # timeouts, refused or reset connections
+        return True
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        if code in TRANSIENT_CODES:
+            return True
+        if code == "TransactionCanceledException":
+            reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+            return bool(reasons & TRANSIENT_REASONS)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500
+    return False
+
+
+class Resolver(APIGatewayRestResolver):
+    """The REST resolver, with :data:`HSTS` on every answer it returns, and one request line in
+    the log at DEBUG (route, path, status): the Logger redacts the tokens in it (observability)."""
+
+    def resolve(self, event, context) -> dict[str, Any]:
+        out = super().resolve(event, context)
+        if isinstance(out, dict):
+            if logger.isEnabledFor(logging.DEBUG) and isinstance(event, dict):
+                logger.debug(
+                    "request",
+                    extra={
+                        "method": event.get("httpMethod"),
+                        "route": event.get("resource"),
+                        "path": event.get("path"),
+                        "pathParameters": event.get("pathParameters"),
+                        "status": out.get("statusCode"),
+                    },
+                )
+            if isinstance(out.get("multiValueHeaders"), dict):
+                for name, value in HSTS.items():
+                    out["multiValueHeaders"].setdefault(name, [value])
+            else:
+                out["headers"] = {**HSTS, **(out.get("headers") or {})}
+        return out
+
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
@@ -100,13 +167,16 @@ def create_app(
         from aws_lambda_powertools.event_handler import CORSConfig
 
         cors_config = CORSConfig(allow_origin="*", max_age=600)
-    app = APIGatewayRestResolver(cors=cors_config)
+    app = Resolver(cors=cors_config)
 
     @app.exception_handler(errors.RevisitError)
     def _domain_error(exc: errors.RevisitError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = None
-        if status == 401 and 401 not in overrides:
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int):  # a quota used up (e.g. nps.TooManyRequests)
+            status, headers = 429, {"Retry-After": str(retry_after)}
+        elif status == 401 and 401 not in overrides:
             headers = {"WWW-Authenticate": getattr(exc, "challenge", None) or CHALLENGES[Kind.OWNER]}
         elif 401 in overrides and isinstance(exc, errors.Forbidden) and app.current_event.resource in SEED_CHALLENGES:
             headers = {"WWW-Authenticate": SEED_CHALLENGES[app.current_event.resource]}
@@ -127,6 +197,19 @@ def create_app(
                 headers={"Allow": ", ".join(allowed)},
             )
         return fail(404, "NOT_FOUND", f"No route for {method} {path}.")
+
+    @app.exception_handler([ClientError, BotoCoreError])
+    def _aws_error(exc: Exception) -> Response:
+        if not transient(exc):
+            return _unexpected(exc)
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        logger.warning("storage unavailable", extra={"error": code})
+        return fail(
+            503,
+            "UNAVAILABLE",
+            f"The service is briefly unavailable; retry in {RETRY_AFTER_SECONDS} s.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -117,6 +117,7 @@ def headers(style: str) -> dict[str, str]:
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
+        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
     }
 
 
