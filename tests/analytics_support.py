@@ -218,6 +218,7 @@ def oracle_state(fbs: list[Fb], ws: str) -> dict[str, Any]:
         kind = "first" if fb.id in firsts else "return"
         c[f"{kind}Count"] += 1
         c[f"{kind}Sum"] += fb.rating
+        c[f"{kind}Sq"] += fb.rating * fb.rating
         c[f"{kind}Csat"] += 1 if fb.rating >= 4 else 0
         activity[(fb.store, fb.day, fb.civ)] += 1
     state: dict[str, Any] = {

@@ -1,8 +1,9 @@
-"""GET /api/external/dashboard (CIV loyalty metrics) and /api/external/nps-score, from the aggregates only."""
+"""GET /api/external/dashboard (CIV loyalty metrics), /api/external/dashboard/stores (every store
+at once) and /api/external/nps-score, from the aggregates only."""
 
 from revisit.domain import analytics
 from revisit.domain.auth import Kind
-from revisit.http.analytics_schemas import DashboardQuery
+from revisit.http.analytics_schemas import DashboardQuery, PeriodQuery
 from revisit.http.app import create_app, json_response, principal, query
 from revisit.observability import logger
 
@@ -15,6 +16,14 @@ def dashboard():
     q = query(app, DashboardQuery)
     metrics = analytics.dashboard(caller, q.storeSlug, q.from_, q.to)
     return json_response(200, metrics, {"Cache-Control": "private, no-store"})
+
+
+@app.get("/api/external/dashboard/stores")
+def dashboard_stores():
+    """One row per store the caller may see (a store key: its own) and the workspace total."""
+    caller = principal(app, Kind.API, Kind.OWNER)
+    q = query(app, PeriodQuery)
+    return json_response(200, analytics.store_rows(caller, q.from_, q.to), {"Cache-Control": "private, no-store"})
 
 
 @app.get("/api/external/nps-score")

@@ -37,11 +37,11 @@ def test_one_customer_history_is_aggregated(table, stream):
     assert state["days"] == {
         (STORE, "2026-03-01"): {
             "total": 2, "r5": 1, "r4": 1,
-            "firstCount": 1, "firstSum": 5, "firstCsat": 1,
-            "returnCount": 1, "returnSum": 4, "returnCsat": 1,
+            "firstCount": 1, "firstSum": 5, "firstSq": 25, "firstCsat": 1,
+            "returnCount": 1, "returnSum": 4, "returnSq": 16, "returnCsat": 1,
         },
         (STORE, "2026-03-03"): {
-            "total": 2, "anonymous": 1, "r2": 1, "r1": 1, "returnCount": 1, "returnSum": 2,
+            "total": 2, "anonymous": 1, "r2": 1, "r1": 1, "returnCount": 1, "returnSum": 2, "returnSq": 4,
         },
     }  # fmt: skip
     assert state["activity"] == {(STORE, "2026-03-01", "CUST-1"): 2, (STORE, "2026-03-03", "CUST-1"): 1}
@@ -88,11 +88,13 @@ def test_a_late_older_record_becomes_the_first_visit(table, stream):
     rec_older, rec_newer = write_and_read(stream, [older, newer])
     deliver([rec_newer])
     days = aggregate_state(table, WS)["days"]
-    assert days[(STORE, "2026-03-04")] == {"total": 1, "r2": 1, "firstCount": 1, "firstSum": 2}
+    assert days[(STORE, "2026-03-04")] == {"total": 1, "r2": 1, "firstCount": 1, "firstSum": 2, "firstSq": 4}
     deliver([rec_older])
     days = aggregate_state(table, WS)["days"]
-    assert days[(STORE, "2026-03-04")] == {"total": 1, "r2": 1, "returnCount": 1, "returnSum": 2}
-    assert days[(STORE, "2026-03-01")] == {"total": 1, "r5": 1, "firstCount": 1, "firstSum": 5, "firstCsat": 1}
+    assert days[(STORE, "2026-03-04")] == {"total": 1, "r2": 1, "returnCount": 1, "returnSum": 2, "returnSq": 4}
+    assert days[(STORE, "2026-03-01")] == {
+        "total": 1, "r5": 1, "firstCount": 1, "firstSum": 5, "firstSq": 25, "firstCsat": 1,
+    }  # fmt: skip
     assert_state_matches(table, [older, newer], WS)
 
 
@@ -105,7 +107,7 @@ def test_reclassification_on_the_same_day_is_one_update(table, stream):
     deliver([rb])
     assert aggregate_state(table, WS)["days"][(STORE, "2026-03-01")] == {
         "total": 2, "r5": 1, "r3": 1,
-        "firstCount": 1, "firstSum": 3, "returnCount": 1, "returnSum": 5, "returnCsat": 1,
+        "firstCount": 1, "firstSum": 3, "firstSq": 9, "returnCount": 1, "returnSum": 5, "returnSq": 25, "returnCsat": 1,
     }  # fmt: skip
     assert aggregate_state(table, WS)["customers"][(STORE, "C")]["firstFeedbackId"] == "a-earlier-id"
 
@@ -323,7 +325,7 @@ def test_sample_event_is_applied_once(table):
     state = aggregate_state(table, "1042")
     assert state["days"] == {
         ("downtown-coffee", "2026-03-02"): {
-            "total": 2, "anonymous": 1, "r5": 1, "r3": 1, "firstCount": 1, "firstSum": 5, "firstCsat": 1,
+            "total": 2, "anonymous": 1, "r5": 1, "r3": 1, "firstCount": 1, "firstSum": 5, "firstSq": 25, "firstCsat": 1,
         }
     }  # fmt: skip
     assert function("aggregator").lambda_handler(sample_event("aggregator_stream"), Context()) == {

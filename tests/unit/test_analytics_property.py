@@ -27,11 +27,11 @@ from tests.analytics_support import (
     Stream,
     aggregate_state,
     deliver,
-    oracle_dashboard,
     oracle_state,
     put_feedback,
 )
 from tests.support import api_event, invoke
+from tests.unit.test_analytics_ci import oracle_dashboard_ci as oracle_dashboard  # with the intervals
 
 STORES = ("north", "south")
 CIVS = ("ann", "bob", "cy")

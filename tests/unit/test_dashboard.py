@@ -16,10 +16,10 @@ from tests.analytics_support import (
     Stream,
     deliver,
     fb,
-    oracle_dashboard,
     write_and_read,
 )
 from tests.support import api_event, invoke, sample_event
+from tests.unit.test_analytics_ci import oracle_dashboard_ci as oracle_dashboard
 
 PATH = "/api/external/dashboard"
 
@@ -67,6 +67,8 @@ WORKED_EXAMPLE = [
     (None, "2026-03-05T17:45:00.000Z", 5),
 ]
 
+NO_VISITS = {"count": 0, "avgRating": None, "avgRatingCi95": None, "csatPercent": None, "csatPercentCi95": None}
+
 WORKED_MARCH_1_TO_5 = {
     "storeSlug": "downtown-coffee",
     "period": {"from": "2026-03-01", "to": "2026-03-05", "days": 5},
@@ -77,14 +79,30 @@ WORKED_MARCH_1_TO_5 = {
     "identifiedCustomers": 4,
     "returningCustomers": 2,
     "returnRate": 50.0,
-    "firstVisit": {"count": 2, "avgRating": 3.0, "csatPercent": 50.0},
-    "returnVisit": {"count": 5, "avgRating": 3.8, "csatPercent": 60.0},
+    "returnRateCi95": [15.0, 85.0],
+    "firstVisit": {
+        "count": 2,
+        "avgRating": 3.0,
+        "avgRatingCi95": [1.0, 5.0],
+        "csatPercent": 50.0,
+        "csatPercentCi95": [9.5, 90.5],
+    },
+    "returnVisit": {
+        "count": 5,
+        "avgRating": 3.8,
+        "avgRatingCi95": [2.76, 4.84],
+        "csatPercent": 60.0,
+        "csatPercentCi95": [23.1, 88.2],
+    },
     "loyaltySignal": {
         "direction": "higher",
         "delta": 0.8,
+        "deltaCi95": [-4.0, 4.0],
+        "significant": False,
         "threshold": 0.1,
         "minSample": 30,
-        "note": "Small sample: 2 first and 5 return visits; with fewer than 30 of either the difference may be chance.",
+        "note": "Inconclusive: return visits rate +0.80 against first visits, but the true difference could be "
+        "anywhere from -4.00 to +4.00 (95 % interval), zero included: it may be chance.",
     },
     "growingDissatisfied": [
         {
@@ -109,11 +127,20 @@ WORKED_MARCH_4_TO_5 = {
     "identifiedCustomers": 3,
     "returningCustomers": 0,
     "returnRate": 0.0,
-    "firstVisit": {"count": 0, "avgRating": None, "csatPercent": None},
-    "returnVisit": {"count": 3, "avgRating": 4.0, "csatPercent": 66.7},
+    "returnRateCi95": [0.0, 56.1],
+    "firstVisit": NO_VISITS,
+    "returnVisit": {
+        "count": 3,
+        "avgRating": 4.0,
+        "avgRatingCi95": [1.52, 5.0],
+        "csatPercent": 66.7,
+        "csatPercentCi95": [20.8, 93.9],
+    },
     "loyaltySignal": {
         "direction": None,
         "delta": None,
+        "deltaCi95": None,
+        "significant": None,
         "threshold": 0.1,
         "minSample": 30,
         "note": "No first visits in this period: nothing to compare.",
@@ -144,8 +171,12 @@ def test_worked_example_of_the_docs(worked):
     # A period before CUST-A drifted and before anyone came back: no one is listed.
     reply = dashboard(key, storeSlug=STORE, **{"from": "2026-02-20", "to": "2026-02-28"})
     assert reply.json["growingDissatisfied"] == []
-    assert reply.json["firstVisit"] == {"count": 2, "avgRating": 5.0, "csatPercent": 100.0}
-    assert reply.json["returnVisit"] == {"count": 1, "avgRating": 5.0, "csatPercent": 100.0}
+    assert reply.json["firstVisit"] == {
+        "count": 2, "avgRating": 5.0, "avgRatingCi95": None, "csatPercent": 100.0, "csatPercentCi95": [34.2, 100.0]
+    }  # fmt: skip
+    assert reply.json["returnVisit"] == {
+        "count": 1, "avgRating": 5.0, "avgRatingCi95": None, "csatPercent": 100.0, "csatPercentCi95": [20.7, 100.0]
+    }  # fmt: skip
 
 
 def test_docs_show_the_numbers_the_test_checks():
@@ -191,8 +222,8 @@ def test_credentials_and_scopes(worked):
     assert foreign.status == 200 and foreign.json["totalFeedback"] == 0
     # The other store of the workspace has no feedback: zeros and nulls, no errors.
     empty = dashboard({"x-api-key": world.workspace_key}, storeSlug=world.other_store, **period).json
-    assert empty["totalFeedback"] == 0 and empty["returnRate"] is None
-    assert empty["firstVisit"] == {"count": 0, "avgRating": None, "csatPercent": None}
+    assert empty["totalFeedback"] == 0 and empty["returnRate"] is None and empty["returnRateCi95"] is None
+    assert empty["firstVisit"] == NO_VISITS
     assert empty["loyaltySignal"]["note"] == "No first and return visits in this period: nothing to compare."
 
 
@@ -258,8 +289,12 @@ def test_rounding_is_half_up_and_exact(world, feed):
     fbs += [fb("C2", "2026-03-02T09:00:00.000Z", 3)]
     deliver(write_and_read(feed, fbs))
     body = dashboard({"x-api-key": world.workspace_key}, storeSlug=STORE, **{"from": "2026-03-01", "to": "2026-03-02"})
-    assert body.json["firstVisit"] == {"count": 8, "avgRating": 4.13, "csatPercent": 75.0}
-    assert body.json["returnVisit"] == {"count": 3, "avgRating": 2.33, "csatPercent": 0.0}
+    assert {k: body.json["firstVisit"][k] for k in ("count", "avgRating", "csatPercent")} == {
+        "count": 8, "avgRating": 4.13, "csatPercent": 75.0
+    }  # fmt: skip
+    assert {k: body.json["returnVisit"][k] for k in ("count", "avgRating", "csatPercent")} == {
+        "count": 3, "avgRating": 2.33, "csatPercent": 0.0
+    }  # fmt: skip
     assert body.json["loyaltySignal"]["direction"] == "lower"
     assert body.json["loyaltySignal"]["delta"] == -1.79
     assert body.json["returnRate"] == 37.5  # 3 of 8 customers came back within the period
@@ -286,10 +321,15 @@ def test_loyalty_threshold(first, ret, direction):
 
 
 def test_no_sample_note_from_30_visits_each():
+    """30 first visits of 4 stars, 30 return visits 15 x 4 and 15 x 5: +0.5, significant."""
     from revisit.domain import analytics
 
-    signal = analytics._loyalty({"firstSum": 120, "firstCount": 30, "returnSum": 135, "returnCount": 30})
-    assert signal == {"direction": "higher", "delta": 0.5, "threshold": 0.1, "minSample": 30, "note": None}
+    counters = {"firstSum": 120, "firstSq": 480, "firstCount": 30, "returnSum": 135, "returnSq": 615, "returnCount": 30}
+    signal = analytics._loyalty(counters)
+    assert signal == {
+        "direction": "higher", "delta": 0.5, "deltaCi95": [0.31, 0.69], "significant": True,
+        "threshold": 0.1, "minSample": 30, "note": None,
+    }  # fmt: skip
 
 
 def test_round_half_up():

@@ -10,6 +10,7 @@ import pytest
 from revisit.dal import nps as nps_dal
 from tests.analytics_support import deliver
 from tests.support import api_event, invoke
+from tests.unit.test_analytics_ci import ci_nps
 
 STORE, WS = "downtown-coffee", "1042"
 CHANNELS = ("email", "web", "sms")
@@ -47,6 +48,7 @@ def oracle(reviews: list[dict], lo: date, hi: date) -> dict:
             "passivesPercent": pct(n - p - d),
             "detractorsPercent": pct(d),
             "nps": None if not n else _round(100 * (p - d), n, 1),
+            "scoreCi95": ci_nps([r["rate"] for r in rs]),  # issue 16: scipy's normal quantile
         }
 
     rs = [r for r in reviews if lo.isoformat() <= r["createdAt"][:10] <= hi.isoformat()]

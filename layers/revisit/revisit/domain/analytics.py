@@ -26,7 +26,7 @@ from typing import Any
 from revisit.dal import analytics as dal
 from revisit.dal import stream
 from revisit.dal.errors import InvalidRecord
-from revisit.domain import workspaces
+from revisit.domain import stats, workspaces
 from revisit.domain.auth import Principal
 from revisit.domain.util import iso, now, parse_iso
 from revisit.errors import field_error
@@ -48,7 +48,13 @@ SOURCE_FEEDBACK = stream.FEEDBACK
 SOURCE_NPS_REVIEW = stream.NPS_REVIEW
 
 _COUNTERS = ("total", "anonymous", "r1", "r2", "r3", "r4", "r5")
-_VISIT_COUNTERS = ("firstCount", "firstSum", "firstCsat", "returnCount", "returnSum", "returnCsat")
+_VISIT_COUNTERS = (
+    *("firstCount", "firstSum", "firstSq", "firstCsat"),
+    *("returnCount", "returnSum", "returnSq", "returnCsat"),
+)
+_NPS_KINDS = ("promoters", "passives", "detractors")
+_NPS_COUNTERS = tuple(f"nps:{kind}" for kind in _NPS_KINDS)
+RATING_SCALE = (1.0, 5.0)  # a mean rating's interval stays on the scale
 
 
 # ------------------------------------------------------------------ stream records -> visits
@@ -61,7 +67,17 @@ class Outcome(StrEnum):
     INVALID = "invalid"  # a response without the fields a visit needs (logged, not retried)
 
 
-__all__ = ["InvalidRecord", "Outcome", "Visit", "apply_record", "apply_visit", "dashboard", "nps_score", "plan"]
+__all__ = [
+    "InvalidRecord",
+    "Outcome",
+    "Visit",
+    "apply_record",
+    "apply_visit",
+    "dashboard",
+    "nps_score",
+    "plan",
+    "store_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -213,7 +229,8 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
         return dal.Change(**base, day_deltas=deltas)
 
     me = {"at": visit.at, "rating": visit.rating, "id": visit.id}
-    first = {"firstCount": 1, "firstSum": visit.rating, "firstCsat": _csat(visit.rating)}
+    r = visit.rating
+    first = {"firstCount": 1, "firstSum": r, "firstSq": r * r, "firstCsat": _csat(r)}
     if state is None:
         _add(deltas, visit.day, **first)
         new = {
@@ -244,14 +261,16 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
                 was_day,
                 firstCount=-1,
                 firstSum=-was,
+                firstSq=-was * was,
                 firstCsat=-_csat(was),
                 returnCount=1,
                 returnSum=was,
+                returnSq=was * was,
                 returnCsat=_csat(was),
             )
             new |= {"firstVisitAt": visit.at, "firstRating": visit.rating, "firstFeedbackId": visit.id}
         else:
-            _add(deltas, visit.day, returnCount=1, returnSum=visit.rating, returnCsat=_csat(visit.rating))
+            _add(deltas, visit.day, returnCount=1, returnSum=r, returnSq=r * r, returnCsat=_csat(r))
         recent = sorted([*state["recent"], me], key=lambda r: (r["at"], r["id"]), reverse=True)
         new["recent"] = recent[:RECENT_VISITS]
         old_watch = watch_entry(state)
@@ -299,6 +318,14 @@ def _percent(part: int, count: int) -> float | None:
     return round_half_up(Fraction(100 * part, count), 1) if count else None
 
 
+def _interval(bounds: tuple[float, ...] | None, places: int, scale: int = 1) -> list[float] | None:
+    """``[low, high]`` of a 95 % interval (times ``scale``), rounded like the value it goes with
+    (each bound exactly, half away from zero, from the float computed); None stays None."""
+    if bounds is None:
+        return None
+    return [round_half_up(Fraction(b) * scale, places) for b in bounds[:2]]
+
+
 def resolve_period(day_from: date | None, day_to: date | None, today: date) -> tuple[date, date]:
     """Whole UTC days, both inclusive. Default: the 30 days ending today (or ending ``to``)."""
     to = day_to or today
@@ -308,6 +335,11 @@ def resolve_period(day_from: date | None, day_to: date | None, today: date) -> t
     if (to - start).days + 1 > MAX_PERIOD_DAYS:
         raise field_error("from", f"the period is at most {MAX_PERIOD_DAYS} days", "period_too_long")
     return start, to
+
+
+def _period(day_from: date | None, day_to: date | None) -> tuple[date, date, dict[str, Any]]:
+    start, end = resolve_period(day_from, day_to, now().astimezone(UTC).date())
+    return start, end, {"from": start.isoformat(), "to": end.isoformat(), "days": (end - start).days + 1}
 
 
 def _store_and_period(
@@ -323,8 +355,50 @@ def _store_and_period(
     return principal.workspace_id, slug, start, end
 
 
-def _visits_block(count: int, total: int, csat: int) -> dict[str, Any]:
-    return {"count": count, "avgRating": _avg(total, count), "csatPercent": _percent(csat, count)}
+# ------------------------------------------------------------------ one implementation per metric
+
+
+def _period_counters(ws: str, slug: str, lo: str, hi: str, names: tuple[str, ...]) -> dict[str, int]:
+    """The day counters ``names`` summed over the period (one Query of <= 366 items)."""
+    c = dict.fromkeys(names, 0)
+    for day in dal.day_counters(ws, slug, lo, hi, counters=names):
+        for name in c:
+            c[name] += int(day.get(name, 0))
+    return c
+
+
+def _customers(ws: str, slug: str, lo: str, hi: str) -> tuple[int, int]:
+    """(identified customers, returning customers) of the period: distinct civs with a visit in
+    it, and those with more than one (one Query of the period's customer-day activity)."""
+    per_customer: dict[str, int] = {}
+    for _day, customer, visits in dal.activity(ws, slug, lo, hi):
+        per_customer[customer] = per_customer.get(customer, 0) + visits
+    return sum(1 for v in per_customer.values() if v > 0), sum(1 for v in per_customer.values() if v > 1)
+
+
+def _ratings(count: int, total: int, squares: int, csat: int) -> dict[str, Any]:
+    """Mean rating and CSAT % of ``count`` ratings (sum ``total``, sum of squares ``squares``,
+    ``csat`` of them 4-5 stars), each with its 95 % interval: t for the mean, Wilson for CSAT."""
+    return {
+        "avgRating": _avg(total, count),
+        "avgRatingCi95": _interval(stats.mean_interval(count, total, squares, *RATING_SCALE), 2),
+        "csatPercent": _percent(csat, count),
+        "csatPercentCi95": _interval(stats.wilson_interval(csat, count), 1, 100),
+    }
+
+
+def _return_rate(identified: int, returning: int) -> dict[str, Any]:
+    """Share of identified customers with more than one visit in the period (Wilson interval)."""
+    return {
+        "identifiedCustomers": identified,
+        "returningCustomers": returning,
+        "returnRate": _percent(returning, identified),
+        "returnRateCi95": _interval(stats.wilson_interval(returning, identified), 1, 100),
+    }
+
+
+def _visits_block(count: int, total: int, squares: int, csat: int) -> dict[str, Any]:
+    return {"count": count, **_ratings(count, total, squares, csat)}
 
 
 def _loyalty(c: Mapping[str, int]) -> dict[str, Any]:
@@ -332,6 +406,8 @@ def _loyalty(c: Mapping[str, int]) -> dict[str, Any]:
     signal: dict[str, Any] = {
         "direction": None,
         "delta": None,
+        "deltaCi95": None,
+        "significant": None,
         "threshold": float(CONSISTENT_BELOW),
         "minSample": MIN_SAMPLE,
         "note": None,
@@ -346,10 +422,28 @@ def _loyalty(c: Mapping[str, int]) -> dict[str, Any]:
         signal["direction"] = "consistent"
     else:
         signal["direction"] = "higher" if delta > 0 else "lower"
-    if first < MIN_SAMPLE or ret < MIN_SAMPLE:
+    welch = stats.welch_interval(
+        (first, c["firstSum"], c.get("firstSq", 0)), (ret, c["returnSum"], c.get("returnSq", 0)), RATING_SCALE[1] - 1
+    )
+    small = first < MIN_SAMPLE or ret < MIN_SAMPLE
+    if welch is None:
         signal["note"] = (
-            f"Small sample: {first} first and {ret} return visits; with fewer than {MIN_SAMPLE} of "
-            "either the difference may be chance."
+            f"Inconclusive: {first} first and {ret} return visits are too few (or their ratings too uniform) "
+            "to tell the difference from chance."
+        )
+        return signal
+    low, high = signal["deltaCi95"] = _interval(welch, 2)
+    signal["significant"] = welch[0] > 0 or welch[1] < 0
+    if not signal["significant"]:
+        signal["note"] = (
+            f"Inconclusive: return visits rate {signal['delta']:+.2f} against first visits, but the true "
+            f"difference could be anywhere from {low:+.2f} to {high:+.2f} (95 % interval), zero included: "
+            "it may be chance."
+        )
+    elif small:
+        signal["note"] = (
+            f"Small sample: {first} first and {ret} return visits; the 95 % interval excludes 0, but with "
+            f"fewer than {MIN_SAMPLE} of either it rests on a rough normal approximation."
         )
     return signal
 
@@ -379,6 +473,9 @@ def _dissatisfied(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+# ------------------------------------------------------------------ the dashboard
+
+
 def dashboard(
     principal: Principal, store_slug: str | None, day_from: date | None, day_to: date | None
 ) -> dict[str, Any]:
@@ -390,17 +487,8 @@ def dashboard(
     """
     ws, slug, start, end = _store_and_period(principal, store_slug, day_from, day_to)
     lo, hi = start.isoformat(), end.isoformat()
-
-    c = dict.fromkeys(_COUNTERS + _VISIT_COUNTERS, 0)
-    for day in dal.day_counters(ws, slug, lo, hi, counters=tuple(c)):
-        for name in c:
-            c[name] += int(day.get(name, 0))
-    per_customer: dict[str, int] = {}
-    for _day, customer, visits in dal.activity(ws, slug, lo, hi):
-        per_customer[customer] = per_customer.get(customer, 0) + visits
-    identified = sum(1 for v in per_customer.values() if v > 0)
-    returning = sum(1 for v in per_customer.values() if v > 1)
-
+    c = _period_counters(ws, slug, lo, hi, _COUNTERS + _VISIT_COUNTERS)
+    identified, returning = _customers(ws, slug, lo, hi)
     return {
         "storeSlug": slug,
         "period": {"from": lo, "to": hi, "days": (end - start).days + 1},
@@ -408,11 +496,9 @@ def dashboard(
         "anonymousFeedback": c["anonymous"],
         "identifiedFeedback": c["total"] - c["anonymous"],
         "ratingDistribution": {str(r): c[f"r{r}"] for r in range(1, 6)},
-        "identifiedCustomers": identified,
-        "returningCustomers": returning,
-        "returnRate": _percent(returning, identified),
-        "firstVisit": _visits_block(c["firstCount"], c["firstSum"], c["firstCsat"]),
-        "returnVisit": _visits_block(c["returnCount"], c["returnSum"], c["returnCsat"]),
+        **_return_rate(identified, returning),
+        "firstVisit": _visits_block(c["firstCount"], c["firstSum"], c["firstSq"], c["firstCsat"]),
+        "returnVisit": _visits_block(c["returnCount"], c["returnSum"], c["returnSq"], c["returnCsat"]),
         "loyaltySignal": _loyalty(c),
         "growingDissatisfied": _dissatisfied(dal.watch_list(ws, slug, lo, hi)),
     }
@@ -433,6 +519,7 @@ def _nps_block(counts: Mapping[str, int]) -> dict[str, Any]:
         "passivesPercent": _percent(pa, n),
         "detractorsPercent": _percent(d, n),
         "nps": round_half_up(Fraction(100 * (p - d), n), 1) if n else None,
+        "scoreCi95": _interval(stats.nps_interval(p, pa, d), 1),
     }
 
 
@@ -462,3 +549,50 @@ def nps_score(
         "byChannel": [{"channel": code, **_nps_block(c)} for code, c in sorted(by["npsCh"].items())],
         "byCategory": [{"category": code, **_nps_block(c)} for code, c in sorted(by["npsCat"].items())],
     }
+
+
+# ------------------------------------------------------------------ all stores at once
+
+_ROW_COUNTERS = ("total", "r1", "r2", "r3", "r4", "r5", *_NPS_COUNTERS)
+
+
+def _store_row(c: Mapping[str, int], identified: int, returning: int) -> dict[str, Any]:
+    """One row of the stores view from its period counters and customers: the same metric
+    functions as the dashboard and the NPS score (all visits, anonymous ones included)."""
+    ratings = range(1, 6)
+    total = sum(r * c[f"r{r}"] for r in ratings)
+    squares = sum(r * r * c[f"r{r}"] for r in ratings)
+    nps = _nps_block({kind: c[f"nps:{kind}"] for kind in _NPS_KINDS})
+    return {
+        "totalFeedback": c["total"],
+        **_ratings(c["total"], total, squares, c["r4"] + c["r5"]),
+        **_return_rate(identified, returning),
+        "npsResponses": nps["responses"],
+        "nps": nps["nps"],
+        "npsCi95": nps["scoreCi95"],
+    }
+
+
+def store_rows(principal: Principal, day_from: date | None, day_to: date | None) -> dict[str, Any]:
+    """Every store the caller may see, one row each, and (for workspace credentials) the
+    workspace total: a customer is a civ at one store, so the total's customers are the sum of
+    the stores'. Cost per store: one Query of day counters (<= 366 items) and one Query of the
+    period's customer-day activity; plus one Query listing the stores (a store key: one GetItem)."""
+    ws = principal.workspace_id
+    start, end, period = _period(day_from, day_to)
+    lo, hi = start.isoformat(), end.isoformat()
+    own = principal.stores_visible()
+    stores = workspaces.list_stores(ws) if own is None else [workspaces.get_store(ws, own)]
+    rows = []
+    summed = dict.fromkeys(_ROW_COUNTERS, 0)
+    identified = returning = 0
+    for store in sorted(stores, key=lambda s: s["slug"]):
+        slug = store["slug"]
+        c = _period_counters(ws, slug, lo, hi, _ROW_COUNTERS)
+        ident, ret = _customers(ws, slug, lo, hi)
+        rows.append({"storeSlug": slug, "name": store.get("name"), **_store_row(c, ident, ret)})
+        for name, value in c.items():
+            summed[name] += value
+        identified, returning = identified + ident, returning + ret
+    total = {"stores": len(rows), **_store_row(summed, identified, returning)} if own is None else None
+    return {"period": period, "stores": rows, "total": total}

@@ -13,8 +13,8 @@ from revisit.http.schemas import StoreSlug
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-class DashboardQuery(BaseModel):
-    """GET /api/external/dashboard?storeSlug=&from=&to= - whole UTC days, both inclusive.
+class PeriodQuery(BaseModel):
+    """GET /api/external/dashboard/stores?from=&to= - whole UTC days, both inclusive.
 
     ``from`` / ``to`` are YYYY-MM-DD only (no times: the aggregates are per UTC day). Defaults and
     the 366-day limit are applied by the domain (revisit.domain.analytics.resolve_period).
@@ -22,7 +22,6 @@ class DashboardQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
-    storeSlug: StoreSlug | None = None
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None
 
@@ -40,3 +39,10 @@ class DashboardQuery(BaseModel):
             return date.fromisoformat(text)
         except ValueError:
             raise ValueError("not a calendar day") from None
+
+
+class DashboardQuery(PeriodQuery):
+    """GET /api/external/dashboard?storeSlug=&from=&to= (and /api/external/nps-score): one store's
+    period; a store key may leave ``storeSlug`` out."""
+
+    storeSlug: StoreSlug | None = None
