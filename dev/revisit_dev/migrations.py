@@ -17,6 +17,8 @@ changes nothing twice. Migrations scan the table (request paths never do).
 | 0004-device-ttl                  | DID# items get a TTL (createdAt + the device lifetime)                 |
 | 0005-tracker-report              | the tracker report's counters (TRKRPT#ws#store / DAY#day) built from   |
 |                                  | the trackers' sends, first clicks and answers not counted yet          |
+| 0006-day-squares                 | day counters (AGG#ws#store / DAY#day) get firstSq / returnSq, the sums |
+|                                  | of squared ratings, recomputed from the day's feedback and NPS reviews |
 """
 
 from __future__ import annotations
@@ -288,6 +290,114 @@ def _tracker_report(item: dict[str, Any], dry_run: bool) -> bool:
     raise RuntimeError(f"tracker {item[keys.PK]} kept changing; run the migration again")
 
 
+def _day_visits(ws: str, store: str, day: str) -> list[Any]:
+    """The visits of ``day`` (UTC) at the store, from its raw records: the feedback and NPS review
+    time lines (sort keys ``<createdAt>#<id>``), mapped by the aggregator's own ``visit_of``. The
+    neighbouring days are read too and filtered on the visit's UTC day, whatever form the stored
+    ``createdAt`` has."""
+    from datetime import date, timedelta
+
+    from revisit.dal.errors import InvalidRecord
+    from revisit.domain import analytics
+
+    d = date.fromisoformat(day)
+    lo, hi = (d - timedelta(days=1)).isoformat(), (d + timedelta(days=1)).isoformat() + "~"
+    visits = []
+    for pk in (keys.feedback_store_pk(ws, store), keys.nps_store_pk(ws, store)):
+        for item in table.query_all(**table.range_query(keys.PK, keys.SK, pk, lo, hi)):
+            try:
+                visit = analytics.visit_of("INSERT", item)
+            except InvalidRecord:
+                continue  # the aggregator skips it too
+            if visit is not None and visit.day == day:
+                visits.append(visit)
+    return visits
+
+
+_SQUARED = ("firstSq", "returnSq")
+_CHECKED = ("total", "firstCount", "firstSum", "firstCsat", "returnCount", "returnSum", "returnCsat")
+
+
+def _day_counters_of(item: dict[str, Any]) -> dict[str, int] | None:
+    """What the aggregator would have counted on the item's day: first and return visits
+    (classified by the customer states the aggregator keeps: ``firstFeedbackId``) with the sums of
+    their squared ratings. None while the raw records and the counters disagree (a record still
+    in the stream, a reclassification under way): the aggregator is behind."""
+    from revisit.dal import analytics as agg
+
+    ws, store, day = item["workspaceId"], item["storeSlug"], item["day"]
+    c = dict.fromkeys(_CHECKED + _SQUARED, 0)
+    states: dict[str, dict[str, Any] | None] = {}
+    for visit in _day_visits(ws, store, day):
+        c["total"] += 1
+        if visit.civ is None:
+            continue
+        if visit.civ not in states:
+            states[visit.civ] = agg.get_customer(ws, store, visit.civ)
+        state = states[visit.civ]
+        if state is None:
+            return None  # not applied yet
+        kind = "first" if state["firstFeedbackId"] == visit.id else "return"
+        c[f"{kind}Count"] += 1
+        c[f"{kind}Sum"] += visit.rating
+        c[f"{kind}Sq"] += visit.rating * visit.rating
+        c[f"{kind}Csat"] += 1 if visit.rating >= 4 else 0
+    if any(c[name] != int(item.get(name, 0)) for name in _CHECKED):
+        return None
+    return c
+
+
+def _day_squares(item: dict[str, Any], dry_run: bool) -> bool:
+    """Set a day item's ``firstSq`` / ``returnSq`` to what the aggregator would have added since the
+    first record, on the condition that the item's counters are still as read (a record applied
+    in between: read again and recompute). New records keep adding to them (ADD) after."""
+    for attempt in range(5):
+        if item.get(keys.TYPE) != "agg_day" or not item[keys.SK].startswith("DAY#"):
+            return False
+        counted = _day_counters_of(item)
+        if counted is None:
+            time.sleep(0.2 * attempt)  # the aggregator is behind: give it a moment
+        elif all(counted[name] == int(item.get(name, 0)) for name in _SQUARED):
+            return False  # right already (migrated, or counted from the first record by the new code)
+        elif dry_run:
+            return True
+        else:
+            values: dict[str, Any] = {}
+            names: dict[str, str] = {}
+            same = ["attribute_exists(pk)"]
+            for i, name in enumerate(_CHECKED + _SQUARED):
+                names[f"#c{i}"] = name
+                if name in item:
+                    values[f":c{i}"] = table.value(item[name])
+                    same.append(f"#c{i} = :c{i}")
+                else:
+                    same.append(f"attribute_not_exists(#c{i})")
+            sets = []
+            for name in _SQUARED:
+                i = (_CHECKED + _SQUARED).index(name)
+                values[f":n{i}"] = table.value(counted[name])
+                sets.append(f"#c{i} = :n{i}")
+            try:
+                table.update(
+                    {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+                    "SET " + ", ".join(sets),
+                    condition=" AND ".join(same),
+                    names=names,
+                    values=values,
+                )
+                return True
+            except ConditionFailed:
+                pass  # a record was applied meanwhile: read the item again
+        fresh = table.get({keys.PK: item[keys.PK], keys.SK: item[keys.SK]})
+        if fresh is None:
+            return False
+        item = fresh
+    raise RuntimeError(
+        f"day counters {item[keys.PK]} {item[keys.SK]} do not match the raw records yet (the aggregator is "
+        "behind, or a record is in its failure queue): run the migration again later"
+    )
+
+
 MIGRATIONS = (
     Migration("0001-purchases-by-store", "purchases keyed by store; contact as keyed hashes", "PURCHASE#", _purchases),
     Migration("0002-idempotency-by-store", "Idempotency-Key records keyed by store", "IDEM#", _idempotency),
@@ -300,6 +410,12 @@ MIGRATIONS = (
         "the tracker report's counters from the trackers' past sends, clicks and answers",
         "TRACKER#",
         _tracker_report,
+    ),
+    Migration(
+        "0006-day-squares",
+        "day counters keep the sums of squared ratings (the dashboard's 95 % intervals)",
+        "AGG#",
+        _day_squares,
     ),
 )
 
