@@ -44,7 +44,7 @@ def _client(service: str):
 
     # Standard retries, 3 attempts of at most 0.5 s to connect + 1.5 s to answer, with backoff: at
     # most 3 x 2 s + 3 s = 9 s a call, under the 10 s of integration_events (the scheduler has 120 s).
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=0.5, read_timeout=1.5)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=0.5, read_timeout=1.5)
     return boto3.client(service, region_name=_region(), config=config)
 
 

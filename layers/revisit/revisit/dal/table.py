@@ -24,7 +24,7 @@ from revisit.dal.errors import AlreadyExists, ConditionFailed
 # function answers 503 (http/app.py) rather than being killed mid-request.
 CLIENT_CONFIG = Config(
     max_pool_connections=50,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},  # botocore's max_attempts counts retries only
     connect_timeout=0.5,
     read_timeout=1.5,
 )
