@@ -34,6 +34,16 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 # ------------------------------------------------------------------ response shapes
 
 
+WEBHOOK_EVENTS = (
+    "feedback.created",
+    "nps.created",
+    "tracker.sent",
+    "tracker.completed",
+    "tracker.failed",
+    "customer.dissatisfied",
+)
+
+
 def _obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": props}
     if required:
@@ -50,9 +60,12 @@ def _s(fmt: str | None = None, nullable: bool = False, description: str | None =
     return schema
 
 
-def _n(nullable: bool = False, integer: bool = False) -> dict[str, Any]:
+def _n(nullable: bool = False, integer: bool = False, description: str | None = None) -> dict[str, Any]:
     kind = "integer" if integer else "number"
-    return {"type": [kind, "null"] if nullable else kind}
+    schema: dict[str, Any] = {"type": [kind, "null"] if nullable else kind}
+    if description:
+        schema["description"] = description
+    return schema
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -122,6 +135,11 @@ SHAPES: dict[str, dict[str, Any]] = {
         payload={"type": "object"},
         source=_s(),
         createdAt=_s("date-time"),
+        trackerId=_s(description="the tracker whose link was answered"),
+        sendingIndex=_n(integer=True, description="which send of that tracker (0: the first)"),
+        channel=_s(),
+        imported={"type": "boolean"},
+        externalId=_s(description="an imported row's id in the system it came from"),
     ),
     "Campaign": _obj(
         ("campaignId", "storeSlug", "token", "url"),
@@ -156,10 +174,12 @@ SHAPES: dict[str, dict[str, Any]] = {
     ),
     "Purchase": _obj(("purchaseId", "storeSlug"), purchaseId=_s(), storeSlug=_s(), customerId=_s()),
     "Visits": _obj(
-        ("count", "avgRating", "csatPercent"),
+        ("count", "avgRating", "csatPercent", "avgRatingCi95", "csatPercentCi95"),
         count=_n(integer=True),
         avgRating=_n(nullable=True),
+        avgRatingCi95=_ref("Ci95"),
         csatPercent=_n(nullable=True),
+        csatPercentCi95=_ref("Ci95"),
     ),
     "Period": _obj(("from", "to", "days"), **{"from": _s("date"), "to": _s("date"), "days": _n(integer=True)}),
     "NpsBlock": _obj(
@@ -169,9 +189,85 @@ SHAPES: dict[str, dict[str, Any]] = {
         passives=_n(integer=True),
         detractors=_n(integer=True),
         nps=_n(nullable=True),
+        scoreCi95=_ref("Ci95"),
     ),
     "NpsItem": _obj(("id", "code", "name"), id=_n(integer=True), code=_s(), name=_s(), active={"type": "boolean"}),
 }
+SHAPES["Endpoint"] = _obj(
+    ("id", "url", "events", "enabled", "createdAt"),
+    id=_s(),
+    url=_s("uri"),
+    events={"type": "array", "items": {"enum": list(WEBHOOK_EVENTS)}},
+    storeSlug=_s(nullable=True),
+    description=_s(nullable=True),
+    enabled={"type": "boolean"},
+    disabledReason=_s(nullable=True),
+    disabledAt=_s(nullable=True),
+    failingSince=_s(nullable=True),
+    createdAt=_s("date-time"),
+    updatedAt=_s(nullable=True),
+    secretRotatedAt=_s(nullable=True),
+    previousSecretExpiresAt=_s(nullable=True),
+    secret=_s(description="whsec_...: in the create and rotate-secret responses only"),
+)
+SHAPES["Delivery"] = _obj(
+    ("id", "webhookId", "msgId", "event", "status", "attempts"),
+    id=_s(),
+    webhookId=_s(),
+    msgId=_s(description="the webhook-id header, the same in every retry and replay"),
+    event=_s(),
+    status={"enum": ["pending", "succeeded", "failed"]},
+    attempts=_n(integer=True),
+    responseCode=_n(integer=True, nullable=True),
+    latencyMs=_n(integer=True, nullable=True),
+    lastError=_s(nullable=True),
+    createdAt=_s(),
+    lastAttemptAt=_s(nullable=True),
+    nextAttemptAt=_s(nullable=True),
+)
+_REPORT_COUNTS = {
+    "sent": _n(integer=True, nullable=True),
+    "clicked": _n(integer=True),
+    "completed": _n(integer=True),
+    "responseRate": _n(nullable=True),
+}
+SHAPES["TrackerReport"] = _obj(
+    ("storeSlug", "period", "rows", "total"),
+    storeSlug=_s(),
+    period=_ref("Period"),
+    rows={
+        "type": "array",
+        "items": _obj(
+            ("surveyId", "sendingIndex", "channel", "completed"),
+            surveyId=_s(),
+            surveyName=_s(nullable=True),
+            sendingIndex=_n(integer=True),
+            channel=_s(),
+            **_REPORT_COUNTS,
+        ),
+    },
+    total=_obj(("completed",), **_REPORT_COUNTS),
+)
+_CI = {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+SHAPES["Ci95"] = {**_CI, "description": "95 % interval [low, high], rounded like its value; null: not computable"}
+SHAPES["StoreRow"] = _obj(
+    ("totalFeedback", "avgRating", "csatPercent", "returnRate", "nps"),
+    storeSlug=_s(),
+    name=_s(),
+    stores=_n(integer=True),
+    totalFeedback=_n(integer=True),
+    avgRating=_n(nullable=True),
+    avgRatingCi95=_ref("Ci95"),
+    csatPercent=_n(nullable=True),
+    csatPercentCi95=_ref("Ci95"),
+    identifiedCustomers=_n(integer=True),
+    returningCustomers=_n(integer=True),
+    returnRate=_n(nullable=True),
+    returnRateCi95=_ref("Ci95"),
+    npsResponses=_n(integer=True),
+    nps=_n(nullable=True),
+    npsCi95=_ref("Ci95"),
+)
 SHAPES["Dashboard"] = _obj(
     ("storeSlug", "period", "totalFeedback", "returnRate", "firstVisit", "returnVisit", "loyaltySignal"),
     storeSlug=_s(),
@@ -183,6 +279,7 @@ SHAPES["Dashboard"] = _obj(
     identifiedCustomers=_n(integer=True),
     returningCustomers=_n(integer=True),
     returnRate=_n(nullable=True),
+    returnRateCi95=_ref("Ci95"),
     firstVisit=_ref("Visits"),
     returnVisit=_ref("Visits"),
     loyaltySignal=_obj(
@@ -192,6 +289,8 @@ SHAPES["Dashboard"] = _obj(
         threshold=_n(),
         minSample=_n(integer=True),
         note=_s(nullable=True),
+        deltaCi95=_ref("Ci95"),
+        significant={"type": ["boolean", "null"], "description": "the interval of the delta excludes 0"},
     ),
     growingDissatisfied={"type": "array", "items": _obj(("civ",), civ=_s(), drop=_n())},
 )
@@ -251,6 +350,37 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "POST /partners/survey-tracker/generate": (JSON, _items(_ref("Tracker"), created={"type": "integer"})),
     "GET /partners/survey-tracker": (JSON, _ref("Tracker")),
     "GET /openapi.json": (JSON, {"type": "object", "required": ["openapi", "paths"]}),
+    "POST /api/webhooks": (JSON, _ref("Endpoint")),
+    "GET /api/webhooks": (JSON, _items(_ref("Endpoint"))),
+    "GET /api/webhooks/{webhookId}": (JSON, _ref("Endpoint")),
+    "PATCH /api/webhooks/{webhookId}": (JSON, _ref("Endpoint")),
+    "DELETE /api/webhooks/{webhookId}": (JSON, _obj(("id", "deleted"), id=_s(), deleted={"const": True})),
+    "POST /api/webhooks/{webhookId}/rotate-secret": (JSON, _ref("Endpoint")),
+    "GET /api/webhooks/{webhookId}/deliveries": (JSON, _items(_ref("Delivery"), nextCursor=_s(nullable=True))),
+    "POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/replay": (JSON, _ref("Delivery")),
+    "POST /api/webhooks/{webhookId}/recover": (
+        JSON,
+        _obj(("recovered", "since"), recovered=_n(integer=True), since=_s()),
+    ),
+    "GET /api/external/trackers/report": (JSON, _ref("TrackerReport")),
+    "GET /api/external/dashboard/stores": (
+        JSON,
+        _obj(
+            ("period", "stores", "total"),
+            period=_ref("Period"),
+            stores={"type": "array", "items": _ref("StoreRow")},
+            total={"anyOf": [_ref("StoreRow"), {"type": "null"}], "description": "null for a store key"},
+        ),
+    ),
+    "POST /api/external/feedback/import": (
+        JSON,
+        _obj(
+            ("received", "created", "alreadyPresent"),
+            received=_n(integer=True),
+            created=_n(integer=True),
+            alreadyPresent=_n(integer=True, description="rows imported before (a retried or resumed request)"),
+        ),
+    ),
     "GET /docs": (HTML, {"type": "string"}),
     "GET /docs/{asset}": ("text/javascript", {"type": "string"}),
     "POST /partners/survey-tracker/list": (
@@ -271,6 +401,89 @@ EXTRA_MEDIA = {
     "GET /api/external/feedback/export": ("application/x-ndjson",),
     "GET /docs/{asset}": ("text/css",),
 }  # other media of a response
+
+# "METHOD /path" -> one line on what the operation does (a handler's docstring, when it has one, wins)
+SUMMARIES = {
+    "POST /api/stores": "Create a store (`storeSlug`; `slug` is its deprecated older name) with any settings",
+    "GET /api/stores": "The workspace's stores",
+    "GET /api/stores/{storeSlug}": "A store's settings: name, timezone, locale, branding, review prompt, questions",
+    "PATCH /api/stores/{storeSlug}": "Change a store's settings (only what changes; `null` removes an optional one)",
+    "POST /api/keys": "Issue a credential: an API key (workspace or store), a partner key pair, an NPS shop secret",
+    "GET /api/keys": "The workspace's credentials (never their secrets)",
+    "DELETE /api/keys/{keyId}": "Revoke a credential",
+    "POST /api/external/token": "A one-time survey link with a payload (`orderId`, `civ`, `locale`, ...)",
+    "GET /s/{token}": "The survey page (1-5 stars, comment) in the customer's language",
+    "POST /s/{token}": "The survey page's form (form-encoded; no JavaScript needed): thank-you or error page",
+    "POST /api/external/public/submit": (
+        "A customer's answer (`civ` in the body wins); a retry gets the first answer (200, `Idempotent-Replayed`)"
+    ),
+    "POST /api/campaigns": "A reusable campaign token (expiry, max uses)",
+    "GET /api/campaigns": "The workspace's campaign tokens",
+    "DELETE /api/campaigns/{campaignId}": "Close a campaign token",
+    "GET /api/external/feedback": "Search answers by store, date, rating, order id, civ, source, text; cursor paging",
+    "GET /api/external/feedback/export": "Export the matches as spreadsheet-safe CSV or JSON Lines, 5 MB a page",
+    "GET /api/external/dashboard": (
+        "Loyalty (CIV) dashboard: return rate, first vs return visits, loyalty signal, customers growing dissatisfied"
+    ),
+    "GET /api/external/nps-score": "NPS in total and per channel and category, from the aggregates",
+    "POST /api/surveys": "A survey sent after purchases (email, sms, whatsapp, external)",
+    "GET /api/surveys": "The workspace's surveys",
+    "PATCH /api/surveys/{surveyId}": "Change a survey",
+    "POST /api/nps/{kind}": "Add an NPS category or channel",
+    "GET /api/nps/{kind}": "A store's NPS categories or channels",
+    "PATCH /api/nps/{kind}/{code}": "Change an NPS category or channel",
+    "POST /partners/purchases": "Record a purchase (idempotent); trackers of matching surveys follow",
+    "POST /partners/unsubscribes": "Opt a customer out of survey messages",
+    "POST /partners/survey-tracker/generate": "Seed 001: external survey trackers (links) for a purchase",
+    "GET /partners/survey-tracker": "Seed 001: one survey tracker",
+    "POST /partners/survey-tracker/list": "Seed 001: survey trackers by purchase, customer or period",
+    "GET /r/{token}": "A tracker's link: counts the click, redirects to the survey page",
+    "GET /u/{token}": "Unsubscribe page (a confirmation step)",
+    "POST /u/{token}": "Unsubscribe",
+    "GET /nps/categories": "Seed 002: the shop's active NPS categories",
+    "GET /nps/channels": "Seed 002: the shop's active NPS channels",
+    "GET /nps/init": "Seed 002: a device id (`did`) for a kiosk or app",
+    "POST /nps/create": "Seed 002: an NPS review (rate 1-10)",
+    "GET /nps/reviews": "Seed 002: the shop's reviews",
+    "GET /openapi.json": "This contract (OpenAPI 3.1, generated from the code)",
+    "GET /docs": "Swagger UI on this contract",
+    "GET /docs/{asset}": "Swagger UI's files",
+    "POST /api/webhooks": "Register a webhook endpoint (Standard Webhooks v1); its `whsec_` secret is shown once",
+    "GET /api/webhooks": "The workspace's webhook endpoints",
+    "GET /api/webhooks/{webhookId}": "One webhook endpoint",
+    "PATCH /api/webhooks/{webhookId}": "Change a webhook endpoint (url, events, store, description, enabled)",
+    "DELETE /api/webhooks/{webhookId}": "Delete a webhook endpoint",
+    "POST /api/webhooks/{webhookId}/rotate-secret": "A new secret; the old one keeps signing beside it for 24 h",
+    "GET /api/webhooks/{webhookId}/deliveries": "The delivery log: event, status, attempts, response code, latency",
+    "POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/replay": "Deliver one event again (same `webhook-id`)",
+    "POST /api/webhooks/{webhookId}/recover": "Deliver again every failed event since a time",
+    "GET /api/external/dashboard/stores": "Every store of the workspace side by side, each number with its interval",
+    "GET /api/external/trackers/report": "Per survey, attempt and channel: sent, clicked, completed, response rate",
+    "POST /api/external/feedback/import": "Import past answers: JSON Lines or CSV, up to 1,000 rows, each stored once",
+}
+README = ROOT / "README.md"
+TABLE_BEGIN, TABLE_END = "<!-- api-table:begin (make openapi) -->", "<!-- api-table:end -->"
+WHO = {"ownerBearer": "owner", "apiKey": "key", "partnerKey": "partner", "shopSecret": "shop"}
+
+
+def readme_table(document: dict[str, Any]) -> str:
+    """The README's endpoint table, from the contract: one row per operation."""
+    rows = ["| endpoint | who | what |", "|---|---|---|"]
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            who = " or ".join(dict.fromkeys(WHO[next(iter(r))] for r in op["security"] if r)) or "anyone"
+            if path.startswith(("/s/", "/u/", "/r/")):
+                who = "customer"
+            elif path.startswith("/nps/") and who == "anyone":
+                who = "shop (`shop_id`)"
+            rows.append(f"| `{method.upper()} {path}` | {who} | {op['summary']} |")
+    return "\n".join(rows)
+
+
+def with_readme_table(text: str, document: dict[str, Any]) -> str:
+    begin, end = text.index(TABLE_BEGIN) + len(TABLE_BEGIN), text.index(TABLE_END)
+    return text[:begin] + "\n" + readme_table(document) + "\n" + text[end:]
+
 
 SECURITY_SCHEMES = {
     "ownerBearer": {"type": "http", "scheme": "bearer", "description": "the workspace owner's token"},
@@ -460,7 +673,7 @@ def _version() -> str:
 
 def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[str, Any]) -> dict[str, Any]:
     key = f"{op['method'].upper()} {op['path']}"
-    summary = (op["doc"] or "").strip().splitlines()[0] if op["doc"] else key
+    summary = (op["doc"] or "").strip().splitlines()[0] if op["doc"] else SUMMARIES.get(key, key)
     out: dict[str, Any] = {"operationId": _operation_id(op), "summary": summary, "tags": [op["tag"]]}
     params = [
         {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS.get(name, _ID)}
@@ -500,6 +713,8 @@ def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[s
         out["security"] = [KIND_SECURITY["SHOP"]]
     else:
         out["security"] = []
+    if key not in RESPONSES:
+        raise SystemExit(f"{key}: add its response shape to RESPONSES in dev/revisit_dev/openapi.py")
     media, schema = RESPONSES[key]
     statuses = sorted(s for s in op["statuses"] if s < 400) or [200]
     content = {media: {"schema": schema}, **{m: {"schema": schema} for m in EXTRA_MEDIA.get(key, ())}}
@@ -526,6 +741,10 @@ def _errors(op: dict[str, Any]) -> list[int]:
         statuses += [409, 413]
     if "token" in op["path"] or op["path"].endswith("/submit"):
         statuses.append(410)
+    if not op["path"].startswith(("/docs", "/openapi.json")):
+        statuses.append(503)  # DynamoDB throttled or unavailable: retry after Retry-After
+    if op["path"] == "/nps/init":
+        statuses.append(429)  # the device quota per address and shop
     return sorted(set(statuses))
 
 
@@ -547,14 +766,18 @@ def render(document: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     text = render(build())
+    readme = with_readme_table(README.read_text(), json.loads(text))
     if args == ["--check"]:
         stale = [p for p in (OUT, SERVED) if not p.is_file() or p.read_text() != text]
+        stale += [README] if README.read_text() != readme else []
         for path in stale:
             print(f"{path.relative_to(ROOT)} differs from the code: run `python -m revisit_dev.openapi`")
         return 1 if stale else 0
     for path in (OUT, SERVED):
         path.write_text(text)
         print(f"wrote {path.relative_to(ROOT)}")
+    README.write_text(readme)
+    print("wrote the endpoint table of README.md")
     return 0
 
 
