@@ -13,7 +13,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 ENGINE  := dev/engine/node_modules/.installed
 
-.PHONY: setup dev test lint format validate build unit e2e bench browser clean lock catalogs openapi
+.PHONY: setup dev test lint format validate build unit e2e bench soak browser clean lock catalogs openapi
 
 $(VENV)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -77,6 +77,11 @@ e2e: setup
 bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python -m bench.localstack
+
+# 50 clients for 2 minutes on the local stack (loopback only), then every accepted submission
+# checked stored once and counted once (bench/soak.py; results in bench/results/soak.json).
+soak: setup
+	$(BIN)/python -m bench.soak
 
 # The customer-facing texts: new ones into every language's .po (untranslated: the catalog test
 # fails until they are translated), gone ones out, then the .mo files compiled (docs/customer-pages.md).
