@@ -13,7 +13,9 @@ app = create_app()
 
 @app.get("/r/<token>")
 def click(token: str):
-    visitor = f"{app.current_event.request_context.identity.source_ip}|{header(app, 'User-Agent') or ''}"
+    # A visitor is an address: the User-Agent is the client's to choose (30 of them were 30 "unique"
+    # visitors of one address).
+    visitor = app.current_event.request_context.identity.source_ip or ""
     if clicks.record_click(token, visitor) is None:
         t = i18n.text(locales.choose(None, header(app, "Accept-Language"), None))
         page = pages.message(

@@ -341,9 +341,10 @@ def test_click_then_submission_completes_the_tracker(world, surveys, table):
     first = click(token)
     assert first.status == 302 and first.headers["location"] == f"https://fb.example.com/s/{token}"
     click(token)  # same visitor
-    click(token, ua="Other browser")
+    click(token, ua="Other browser")  # the same address: the same visitor, whatever its User-Agent
+    click(token, ip="203.0.113.9")
     after = get(world, external["id"]).json
-    assert after["clicks"] == 3 and after["uniqueClicks"] == 2 and after["status"] == "opened"
+    assert after["clicks"] == 4 and after["uniqueClicks"] == 2 and after["status"] == "opened"
     dump = str(table.scan(TableName="revisit-unit")["Items"])
     assert "198.51.100.7" not in dump and "iPhone" not in dump
 
@@ -357,6 +358,25 @@ def test_click_then_submission_completes_the_tracker(world, surveys, table):
         ),
     ).json["items"]
     assert fb[0]["civ"] == "CUST-7891" and fb[0]["payload"]["trackerId"] == external["id"]
+
+
+def test_clicks_on_one_link_write_a_bounded_number_of_visitor_items(world, surveys, table):
+    """Issue 18 item 2: 30 User-Agents made 30 "unique" visitors, each an item; hundreds of
+    addresses now stop adding markers at MAX_UNIQUE_VISITORS (the clicks are still counted)."""
+    from revisit.domain.clicks import MAX_UNIQUE_VISITORS
+
+    purchase(world)
+    external = next(t for t in generate(world).json["items"] if t["sendingType"] == "external")
+    token = external["link"].rsplit("/", 1)[1]
+    for n in range(30):
+        assert click(token, ua=f"agent {n}").status == 302
+    for n in range(MAX_UNIQUE_VISITORS + 15):
+        assert click(token, ip=f"198.51.100.{n + 10}").status == 302
+    after = get(world, external["id"]).json
+    assert after["clicks"] == 30 + MAX_UNIQUE_VISITORS + 15
+    assert after["uniqueClicks"] == MAX_UNIQUE_VISITORS
+    markers = [i for i in table.scan(TableName="revisit-unit")["Items"] if i.get("type", {}).get("S") == "click"]
+    assert len(markers) == MAX_UNIQUE_VISITORS
 
 
 def test_click_on_unknown_token_is_404(world):

@@ -194,7 +194,7 @@ def completion_update(
 
 def record_click(
     tracker_id: str,
-    visitor_hash: str,
+    visitor_hash: str | None,
     at: str,
     expires_epoch: int,
     *,
@@ -206,9 +206,12 @@ def record_click(
 
     ``first_click_report`` (a :mod:`revisit.dal.reports` item) is written with the update that
     opens the tracker - the tracker's first click, once - on the condition that it is still at
-    ``sending_index``; ``clicked`` then joins its ``reportCounted``."""
+    ``sending_index``; ``clicked`` then joins its ``reportCounted``. ``visitor_hash`` None: a plain
+    click, no visitor marker (the caller's cap on unique visitors was reached)."""
     key = keys.tracker(tracker_id)
-    marker = {**keys.tracker_click(tracker_id, visitor_hash), keys.TYPE: "click", "at": at, keys.TTL: expires_epoch}
+    marker = None
+    if visitor_hash is not None:
+        marker = {**keys.tracker_click(tracker_id, visitor_hash), keys.TYPE: "click", "at": at, keys.TTL: expires_epoch}
     opened = {
         "expression": "ADD clicks :one{unique} SET #s = :opened, openedAt = :at, updatedAt = :at",
         "condition": "attribute_exists(pk) AND #s IN (:sent, :ready)",
@@ -234,7 +237,7 @@ def record_click(
         "values": {":one": table.value(1), ":at": table.value(at)},
         "report": None,
     }
-    for unique in (True, False):
+    for unique in (True, False) if marker is not None else (False,):
         for update in (opened, counted):
             expression = update["expression"].format(unique=", uniqueClicks :one" if unique else "")
             op: dict[str, Any] = {
