@@ -3,7 +3,8 @@
 | pattern                                   | key condition / index                              | calls |
 |-------------------------------------------|----------------------------------------------------|-------|
 | shop + its categories and channels        | Query pk=SHOP#shopId (META, CAT#*, CHAN#*)         | 1     |
-| next numeric id of a category/channel     | UpdateItem SHOP#shopId META ADD npsSeq             | 1     |
+| new category/channel with the next id     | GetItem SHOP#shopId META, then TransactWriteItems: | 2     |
+|                                           | Update npsSeq (= the read value) + Put (new code)  |       |
 | device id                                 | GetItem DID#did                                    | 1     |
 | new device id, counted (GET /nps/init)    | Query NPSINIT#shop#addr sk=H#hour, then one        | 2     |
 |                                           | TransactWriteItems: counter Put + device Put       |       |
@@ -34,28 +35,51 @@ def shop_config(shop_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any
     return shop, sorted(categories, key=lambda c: c["id"]), sorted(channels, key=lambda c: c["id"])
 
 
-def next_id(shop_id: str) -> int:
-    attributes = table.update(
-        keys.shop(shop_id),
-        "ADD npsSeq :one",
-        condition="attribute_exists(pk)",
-        values={":one": table.value(1)},
-        returns="UPDATED_NEW",
-    )
-    return int(attributes["npsSeq"])
-
-
 def _config_key(shop_id: str, kind: str, code: str) -> dict[str, str]:
     return keys.nps_category(shop_id, code) if kind == "category" else keys.nps_channel(shop_id, code)
 
 
-def put_config(shop_id: str, kind: str, record: dict[str, Any]) -> None:
-    """A new category (kind 'category') or channel; AlreadyExists if the code exists."""
-    table.put_new({**_config_key(shop_id, kind, record["code"]), keys.TYPE: f"nps_{kind}", **record})
+class SeqMoved(ConditionFailed):
+    """Another category or channel took the shop's next id meanwhile: read it again."""
+
+
+def add_config(shop_id: str, kind: str, record: dict[str, Any], attempts: int = 5) -> dict[str, Any]:
+    """A new category (kind 'category') or channel with the shop's next id, in ONE transaction
+    with the shop's counter: AlreadyExists (and nothing written, the counter unmoved) if the code
+    exists; NoSuchItem if the shop does not."""
+    for _ in range(attempts):
+        shop = table.get(keys.shop(shop_id))
+        if shop is None:
+            raise NoSuchItem()
+        current = int(shop.get("npsSeq") or 0)
+        condition = "npsSeq = :cur" if "npsSeq" in shop else "attribute_exists(pk) AND attribute_not_exists(npsSeq)"
+        values = {":next": table.value(current + 1), **({":cur": table.value(current)} if "npsSeq" in shop else {})}
+        seq = {
+            "Update": {
+                "Key": table.serialize(keys.shop(shop_id)),
+                "UpdateExpression": "SET npsSeq = :next",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        stored = {**record, "id": current + 1}
+        item = {**_config_key(shop_id, kind, record["code"]), keys.TYPE: f"nps_{kind}", **stored}
+        try:
+            table.transact([seq, table.put_new_op(item)], failures=[SeqMoved, AlreadyExists])
+        except SeqMoved:
+            continue
+        return stored
+    raise SeqMoved()
 
 
 def update_config(shop_id: str, kind: str, code: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """The changed category or channel; NoSuchItem if there is none with this code."""
+    """The changed category or channel; NoSuchItem if there is none with this code. No change
+    asked: the item as it is (one GetItem, nothing written)."""
+    if not changes:
+        current = table.get(_config_key(shop_id, kind, code))
+        if current is None:
+            raise NoSuchItem()
+        return table.plain(current)
     updated = table.update_fields(_config_key(shop_id, kind, code), changes, returns="ALL_NEW", failure=NoSuchItem)
     return table.plain(updated)
 

@@ -231,9 +231,9 @@ def _shop_of(principal: Principal, store_slug: str) -> str:
 
 def add(principal: Principal, store_slug: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     shop_id = _shop_of(principal, store_slug)
-    record = {**spec, "id": dal.next_id(shop_id), "active": spec.get("active", True), "createdAt": iso(now())}
+    record = {**spec, "active": spec.get("active", True), "createdAt": iso(now())}
     try:
-        dal.put_config(shop_id, kind, record)
+        record = dal.add_config(shop_id, kind, record)
     except AlreadyExists:
         raise Conflict(
             f"A {kind} with code '{spec['code']}' exists.", [{"field": "code", "message": "exists"}]
