@@ -22,10 +22,10 @@ from revisit.i18n import Text, question
 
 DEFAULT_BRAND = "#0a64d6"
 TEXT = "#1d1d1f"  # 16.9:1 on white
-MUTED = "#505055"  # 7.9:1 on white
+MUTED = "#505055"  # 8.0:1 on white
 EMPTY_STAR = "#767676"  # 4.5:1 on white (graphical objects need 3:1)
 FILLED_STAR = "#a35200"  # 5.6:1 on white
-ERROR = "#b00020"  # 6.6:1 on white
+ERROR = "#b00020"  # 7.3:1 on white
 COMMENT_MAX = 2000
 
 
