@@ -70,7 +70,7 @@ def test_submissions_move_the_dashboard(stack):
     assert {k: body["firstVisit"][k] for k in plain} == {"count": 2, "avgRating": 4.5, "csatPercent": 100.0}
     assert {k: body["returnVisit"][k] for k in plain} == {"count": 1, "avgRating": 3.0, "csatPercent": 0.0}
     assert body["loyaltySignal"]["direction"] == "lower" and body["loyaltySignal"]["delta"] == -1.5
-    assert body["loyaltySignal"]["note"].startswith("Small sample")
+    assert body["loyaltySignal"]["note"].startswith("Inconclusive")  # 2 and 1 visits: too few to tell
     assert seconds < DEADLINE
 
     # The store's own key sees the same numbers without naming the store; others are refused.
