@@ -152,12 +152,13 @@ def test_a_receiver_failing_twice_then_succeeding_shows_three_attempts_and_repla
     assert Webhook(hook["secret"]).verify(again["body"], again["headers"])["type"] == "feedback.created"
 
 
-def test_another_workspace_sees_none_of_it(local, creds):
+def test_another_workspace_sees_none_of_it(local, creds, receiver):
+    hook_id = register(local, creds, f"{receiver.url}/isolated")["id"]  # this test's own endpoint
     other = local.bootstrap("2000", "elsewhere")
     r = local.request("GET", "/api/webhooks", headers=local.owner_headers(other))
     assert r.status_code == 200 and r.json() == {"items": []}
     mine = local.request("GET", "/api/webhooks", headers=local.owner_headers(creds)).json()["items"]
-    hook_id = mine[0]["id"]
+    assert hook_id in {h["id"] for h in mine}, mine
     assert local.request("GET", f"/api/webhooks/{hook_id}", headers=local.owner_headers(other)).status_code == 404
     r = local.request("GET", f"/api/webhooks/{hook_id}/deliveries", headers=local.owner_headers(other))
     assert r.status_code == 404
