@@ -29,7 +29,7 @@ from revisit_dev.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0
 
 
 def free_port() -> int:
@@ -94,12 +94,19 @@ class LocalStack:
             if self.process.poll() is not None:
                 pytest.fail(f"the local stack exited with {self.process.returncode}:\n{self.log()}", pytrace=False)
             try:
-                if requests.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                health = requests.get(f"{self.base_url}/health", timeout=2)
+                # Ready = healthy and every function's first container through INIT (one INIT per
+                # core at a time): a test's first request then never queues behind 20 INITs.
+                if health.status_code == 200 and self._all_warm(len(health.json()["functions"])):
                     return
             except requests.RequestException:
                 pass  # not listening yet, or listening but still starting
             time.sleep(0.1)
-        pytest.fail(f"the local stack did not answer /health within {timeout:.0f} s:\n{self.log()}", pytrace=False)
+        pytest.fail(f"the local stack was not ready within {timeout:.0f} s:\n{self.log()}", pytrace=False)
+
+    def _all_warm(self, functions: int) -> bool:
+        stats = requests.get(f"{self.base_url}/_local/stats", timeout=2).json()
+        return sum(n > 0 for n in stats["containers"].values()) >= functions
 
     def stop(self, timeout: float = 20) -> int | None:
         """SIGTERM (as Ctrl-C would) and wait; returns the exit code."""
