@@ -16,6 +16,7 @@ from typing import Any
 
 from revisit.dal import keys
 from revisit.dal.errors import InvalidRecord
+from revisit.dal.tracker_events import SEED_FIELDS, plain_value
 
 FEEDBACK = "feedback"
 NPS_REVIEW = "nps_review"
@@ -128,18 +129,6 @@ class CustomerChange:
     after: dict[str, Any]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return sorted(_plain(v) for v in value)
-    return value
-
-
 def webhook_source(
     event_name: str | None, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None
 ) -> ItemEvent | CustomerChange | None:
@@ -150,11 +139,11 @@ def webhook_source(
         return None
     kind = new.get(keys.TYPE)
     if kind == FEEDBACK and event_name == "INSERT":
-        data = {k: _plain(v) for k, v in new.items() if k not in keys.HIDDEN and v is not None}
+        data = {k: plain_value(v) for k, v in new.items() if k not in keys.HIDDEN and v is not None}
         return ItemEvent("feedback.created", f"feedback.created/{_text(new, 'id')}", _text(new, "workspaceId"),
                          _text(new, "storeSlug"), _text(new, "createdAt"), data)  # fmt: skip
     if kind == NPS_REVIEW and event_name == "INSERT":
-        data = {k: _plain(new[k]) for k in NPS_FIELDS if new.get(k) is not None}
+        data = {k: plain_value(new[k]) for k in NPS_FIELDS if new.get(k) is not None}
         ws, store = _text(new, "workspaceId"), _text(new, "storeSlug")
         key = f"nps.created/{store}/{_whole(new, 'id')}"
         return ItemEvent("nps.created", key, ws, store, _text(new, "createdAt"), data)
@@ -162,9 +151,7 @@ def webhook_source(
         status = new.get("status")
         if status not in TRACKER_EVENTS or old.get("status") == status:
             return None
-        from revisit.dal.tracker_events import SEED_FIELDS
-
-        data = {k: _plain(new.get(k)) for k in SEED_FIELDS} | {"storeSlug": new.get("storeSlug")}
+        data = {k: plain_value(new.get(k)) for k in SEED_FIELDS} | {"storeSlug": new.get("storeSlug")}
         at = str(new.get("updatedAt") or new.get("createdAt") or "")
         tracker_id = _text(new, "id")
         return ItemEvent(f"tracker.{status}", f"tracker.{status}/{tracker_id}", _text(new, "workspaceId"),
@@ -174,7 +161,7 @@ def webhook_source(
             workspace_id=_text(new, "workspaceId"),
             store_slug=_text(new, "storeSlug"),
             civ=new["civ"],
-            before={k: _plain(v) for k, v in old.items() if k not in keys.HIDDEN} if old else None,
-            after={k: _plain(v) for k, v in new.items() if k not in keys.HIDDEN},
+            before={k: plain_value(v) for k, v in old.items() if k not in keys.HIDDEN} if old else None,
+            after={k: plain_value(v) for k, v in new.items() if k not in keys.HIDDEN},
         )
     return None

@@ -24,15 +24,16 @@ SEED_FIELDS = (
 )  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A stream image's value in plain Python: Decimals as int/float, sets as sorted lists."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, set):
-        return sorted(_plain(v) for v in value)
+        return sorted(plain_value(v) for v in value)
     return value
 
 
@@ -42,7 +43,7 @@ def completed(new_image: dict[str, Any] | None, old_image: dict[str, Any] | None
     new, old = new_image or {}, old_image or {}
     if new.get(keys.TYPE) != TRACKER_TYPE or new.get("status") != COMPLETED or old.get("status") == COMPLETED:
         return None
-    record = {k: _plain(new.get(k)) for k in SEED_FIELDS}
+    record = {k: plain_value(new.get(k)) for k in SEED_FIELDS}
     record["workspaceId"], record["storeSlug"] = new["workspaceId"], new["storeSlug"]
     return record
 
