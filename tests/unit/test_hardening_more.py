@@ -80,11 +80,31 @@ def test_nps_init_is_bounded_per_address_and_shop_each_hour(world, table):
     assert not any("203.0.113.9" in str(c) for c in counters)  # the address is stored as a hash
 
 
-def test_nps_init_costs_one_query_and_one_transaction(world, calls):
+def test_nps_init_costs_one_transaction(world, calls):
     init(world.shop_id)  # the shop's configuration is cached now
     calls.ops.clear()
     assert init(world.shop_id).status == 200
-    assert calls.ops == ["Query", "TransactWriteItems"]
+    assert calls.ops == ["TransactWriteItems"]  # the counter's conditional ADD and the device's Put
+
+
+def test_concurrent_nps_inits_of_one_address_never_pass_the_limit(world, table):
+    """The counter's condition serialises concurrent inits: 3 x the limit in 8 threads give
+    exactly the limit's devices. The domain
+    call, not the handler: one interpreter never runs two Lambda invocations at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        try:
+            return "did" in nps.init_device(world.shop_id, "203.0.113.7")
+        except nps.TooManyRequests:
+            return False
+
+    limit = nps.INIT_PER_ADDRESS_PER_HOUR
+    init(world.shop_id)  # the shop's configuration is cached (one address more: not counted below)
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(one, range(3 * limit)))
+    assert made.count(True) == limit and made.count(False) == 2 * limit
+    assert len(items(table, "device")) == limit + 1
 
 
 # ------------------------------------------------------------------ 3. revocation within 5 s

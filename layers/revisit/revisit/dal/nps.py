@@ -6,8 +6,8 @@
 | new category/channel with the next id     | GetItem SHOP#shopId META, then TransactWriteItems: | 2     |
 |                                           | Update npsSeq (= the read value) + Put (new code)  |       |
 | device id                                 | GetItem DID#did                                    | 1     |
-| new device id, counted (GET /nps/init)    | Query NPSINIT#shop#addr sk=H#hour, then one        | 2     |
-|                                           | TransactWriteItems: counter Put + device Put       |       |
+| new device id, counted (GET /nps/init)    | TransactWriteItems: ADD on NPSINIT#shop#addr       | 1     |
+|                                           | sk=H#hour (while below the limit) + device Put     |       |
 | reviews of a store by date                | Query pk=NPS#ws#store, sk BETWEEN                  | 1/page|
 | ... of one channel / one category         | gsi1 NPSCH#ws#store#channel / gsi2 NPSCAT#...      | 1/page|
 """
@@ -93,8 +93,8 @@ def put_device(did: str, record: dict[str, Any]) -> None:
     table.put_new({**keys.device(did), keys.TYPE: "device", **fields, keys.TTL: record[DEVICE_EXPIRES]})
 
 
-class CounterMoved(ConditionFailed):
-    """The init counter is not at the count it was read at (a concurrent init): read it again."""
+class QuotaUsed(ConditionFailed):
+    """The address has used its device ids for this shop and hour."""
 
 
 @dataclass(frozen=True)
@@ -107,39 +107,32 @@ class InitCounter:
     expires_epoch: int  # TTL: DynamoDB deletes the counter after its hour
 
     def key(self) -> dict[str, str]:
-        # Built here rather than in keys.py (owned elsewhere at the time): move it there.
-        return {keys.PK: f"NPSINIT#{self.shop_id}#{self.address_hash}", keys.SK: f"H#{self.hour}"}
+        return keys.nps_init_counter(self.shop_id, self.address_hash, self.hour)
 
 
-def init_count(counter: InitCounter) -> int:
-    """How many device ids the counter's address obtained for its shop this hour (one Query:
-    the function may Query and PutItem, not GetItem)."""
-    key = counter.key()
-    resp = table.client.query(
-        TableName=table.TABLE,
-        KeyConditionExpression="pk = :pk AND sk = :sk",
-        ExpressionAttributeValues={":pk": table.value(key[keys.PK]), ":sk": table.value(key[keys.SK])},
-        ConsistentRead=True,
-    )
-    items = resp.get("Items") or []
-    return int(table.deserialize(items[0]).get("count", 0)) if items else 0
-
-
-def put_device_counted(did: str, record: dict[str, Any], counter: InitCounter, used: int) -> None:
-    """The device and the counter at ``used + 1``, in one transaction (two Puts: the function's
-    PutItem permission covers both); CounterMoved if the counter is no longer at ``used``,
-    AlreadyExists on a device id clash."""
+def put_device_counted(did: str, record: dict[str, Any], counter: InitCounter, limit: int) -> None:
+    """The device and one more on the counter, in ONE transaction: the counter's conditional ADD
+    (below ``limit``) and the device's Put. QuotaUsed when the counter is at ``limit``,
+    AlreadyExists on a device id clash. Concurrent inits of one address serialise on the
+    counter's condition, so at most ``limit`` devices are ever made in its hour."""
     fields = {k: v for k, v in record.items() if k != DEVICE_EXPIRES}
     device = {**keys.device(did), keys.TYPE: "device", **fields, keys.TTL: record[DEVICE_EXPIRES]}
-    count = {**counter.key(), keys.TYPE: "nps_init_quota", "count": used + 1, keys.TTL: counter.expires_epoch}
-    put_counter = {"Put": {"TableName": table.TABLE, "Item": table.serialize(count)}}
-    if used == 0:
-        put_counter["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
-    else:
-        put_counter["Put"]["ConditionExpression"] = "#c = :used"
-        put_counter["Put"]["ExpressionAttributeNames"] = {"#c": "count"}
-        put_counter["Put"]["ExpressionAttributeValues"] = {":used": table.value(used)}
-    table.transact([put_counter, table.put_new_op(device)], failures=[CounterMoved, AlreadyExists])
+    count = {
+        "Update": {
+            "TableName": table.TABLE,
+            "Key": table.serialize(counter.key()),
+            "UpdateExpression": "SET #t = :type, #ttl = :ttl ADD #c :one",
+            "ConditionExpression": "attribute_not_exists(#c) OR #c < :limit",
+            "ExpressionAttributeNames": {"#t": keys.TYPE, "#ttl": keys.TTL, "#c": "count"},
+            "ExpressionAttributeValues": {
+                ":type": table.value("nps_init_quota"),
+                ":ttl": table.value(counter.expires_epoch),
+                ":one": table.value(1),
+                ":limit": table.value(limit),
+            },
+        }
+    }
+    table.transact([count, table.put_new_op(device)], failures=[QuotaUsed, AlreadyExists])
 
 
 def get_device(did: str) -> dict[str, Any] | None:

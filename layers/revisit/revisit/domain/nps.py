@@ -107,15 +107,14 @@ def init_device(shop_id: str, address: str = "") -> dict[str, str]:
     counter = dal.InitCounter(
         shop_id, sha256_hex(f"nps-init|{shop_id}|{address}"), hour.strftime("%Y%m%d%H"), next_hour + 3600
     )
-    for _ in range(3):  # a concurrent init of the same address and hour moved the counter: read it again
-        used = dal.init_count(counter)
-        if used >= INIT_PER_ADDRESS_PER_HOUR:
-            break
+    for _ in range(3):  # a device id clash (62**10 ids): draw another
         try:
-            dal.put_device_counted(did, device, counter, used)
+            dal.put_device_counted(did, device, counter, INIT_PER_ADDRESS_PER_HOUR)
             return {"status": "success", "did": did, "seance": random_base62(16)}
-        except dal.CounterMoved:
-            continue
+        except dal.QuotaUsed:
+            break
+        except AlreadyExists:
+            did = random_base62(10)
     raise TooManyRequests(
         f"Too many initializations from this address for this shop; retry after the hour "
         f"(at most {INIT_PER_ADDRESS_PER_HOUR} an hour).",
