@@ -263,6 +263,11 @@ def migration(migration_id: str) -> dict[str, str]:
     return {PK: f"MIGRATION#{migration_id}", SK: META}
 
 
+def nps_init_counter(shop_id: str, address_hash: str, hour: str) -> dict[str, str]:
+    """GET /nps/init's counter of one client address (a hash) for a shop and UTC hour (YYYYMMDDHH)."""
+    return {PK: f"NPSINIT#{shop_id}#{address_hash}", SK: f"H#{hour}"}
+
+
 def device(did: str) -> dict[str, str]:
     return {PK: f"DID#{did}", SK: META}
 
