@@ -106,7 +106,7 @@ def survey_answer(token: str):
     # A used one-time token may still be this customer's own retry (the same answer): the
     # domain answers it with the first submission, anything else is "already answered".
     try:
-        submissions.submit(token, rating, comment or None, None)
+        submissions.submit(token, rating, comment or None, None, token_record=record)
     except (errors.NotFound, errors.Conflict, errors.Gone):
         return _closed(tokens.state_of(tokens.lookup(token), int(now().timestamp())), t, brand)
     assert record is not None

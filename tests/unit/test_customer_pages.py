@@ -4,6 +4,7 @@ field, the review prompt and the closed-link pages."""
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -208,3 +209,28 @@ def test_an_unsupported_payload_locale_is_refused(world):
     body = {"storeSlug": "downtown-coffee", "payload": {"orderId": "L-1", "locale": "xx"}}
     reply = invoke("token", api_event("POST", "/api/external/token", body=body, headers={"x-api-key": world.store_key}))
     assert reply.status == 400 and reply.json["error"]["details"][0]["field"] == "payload.locale", reply.text
+
+
+def test_the_answer_reads_its_token_once(world):
+    """POST /s/{token} reads the token for the language and the store, and the submission builds
+    on that read: one GetItem of the token, then the one transaction (it read the token twice)."""
+    from revisit.dal import table as table_module
+    from revisit.domain import workspaces
+
+    token = new_token(world)
+    assert page(token).status == 200  # the store's settings are cached now
+    workspaces.cached_store(world.workspace_id, "downtown-coffee")
+    ops: list[tuple[str, str]] = []
+
+    def record(model, params, **_kw):
+        body = json.loads(params["body"] or b"{}")
+        ops.append((model.name, (body.get("Key") or {}).get("pk", {}).get("S", "").split("#", 1)[0]))
+
+    table_module.client.meta.events.register("before-call.dynamodb", record)
+    try:
+        assert answer(token, {"rating": "4", "comment": "ok"}).status == 200
+    finally:
+        table_module.client.meta.events.unregister("before-call.dynamodb", record)
+    token_reads = [op for op in ops if op[0] == "GetItem" and op[1] == "TOKEN"]
+    assert len(token_reads) == 1, ops
+    assert [name for name, _ in ops].count("TransactWriteItems") == 1, ops

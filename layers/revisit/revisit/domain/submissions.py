@@ -45,7 +45,13 @@ def check_idempotency_key(value: str | None) -> None:
 
 
 def submit(
-    token_value: str, rating: int, comment: str | None, civ: str | None, *, idempotency_key: str | None = None
+    token_value: str,
+    rating: int,
+    comment: str | None,
+    civ: str | None,
+    *,
+    idempotency_key: str | None = None,
+    token_record: dict[str, Any] | None = None,
 ) -> Submitted:
     """Store one feedback record for the token.
 
@@ -57,12 +63,16 @@ def submit(
       record; the same key with a different answer is a Conflict naming ``Idempotency-Key``;
       on a one-time token the key is accepted and changes nothing;
     - ``civ`` in the body wins over the token payload's; either alone is used; none = anonymous.
+
+    ``token_record``: the token as the caller has just read it (the survey page reads it for the
+    language and the store), so it is not read twice; the write is conditional on the token's
+    state all the same, and a stale record only costs the re-read of a lost race.
     """
     check_idempotency_key(idempotency_key)
     at = now()
     epoch = int(at.timestamp())
     answer_hash = request_hash(rating, comment, civ)
-    token = tokens.lookup(token_value)
+    token = token_record if token_record is not None else tokens.lookup(token_value)
     for attempt in range(MAX_ATTEMPTS):
         state = tokens.state_of(token, epoch)
         if state != tokens.TokenState.OPEN:
