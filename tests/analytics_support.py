@@ -10,9 +10,11 @@ import copy
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -141,7 +143,14 @@ def deliver(records: list[dict[str, Any]]) -> int:
 
 def aggregate_state(client: Any, ws: str) -> dict[str, Any]:
     """Every aggregate item of one workspace, normalised (a test-only Scan)."""
-    state: dict[str, Any] = {"days": {}, "activity": {}, "customers": {}, "watch": {}, "markers": Counter()}
+    state: dict[str, Any] = {
+        "days": {},
+        "hours": {},
+        "activity": {},
+        "customers": {},
+        "watch": {},
+        "markers": Counter(),
+    }
     from revisit.dal import table
 
     pages = client.get_paginator("scan").paginate(TableName=table.TABLE)
@@ -156,6 +165,11 @@ def aggregate_state(client: Any, ws: str) -> dict[str, Any]:
                 counters = {k: v for k, v in fields.items() if k != "day" and v != 0}
                 if counters:
                     state["days"][(store, item["day"])] = counters
+            elif item["type"] == "agg_hours":
+                assert item["sk"] == f"HOURS#{item['day']}", item["sk"]
+                counters = {k: v for k, v in fields.items() if k != "day" and v != 0}
+                if counters:
+                    state["hours"][(store, item["day"])] = counters
             elif item["type"] == "agg_activity":
                 state["activity"][(store, item["day"], item["civ"])] = item["visits"]
             elif item["type"] == "agg_customer":
@@ -207,15 +221,21 @@ def oracle_state(fbs: list[Fb], ws: str) -> dict[str, Any]:
     customers = customers_of(fbs)
     firsts = {visits[0].id for visits in customers.values()}
     days: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    hours: dict[tuple[str, str], Counter] = defaultdict(Counter)  # hHH:<counter> of each UTC day
     activity: Counter = Counter()
     for fb in fbs:
         c = days[(fb.store, fb.day)]
+        h = hours[(fb.store, fb.day)]
+        hour = f"h{fb.at[11:13]}:"
         c["total"] += 1
         c[f"r{fb.rating}"] += 1
+        h[f"{hour}r{fb.rating}"] += 1
         if fb.civ is None:
             c["anonymous"] += 1
             continue
         kind = "first" if fb.id in firsts else "return"
+        h[f"{hour}{kind}Count"] += 1
+        h[f"{hour}{kind}Sum"] += fb.rating
         c[f"{kind}Count"] += 1
         c[f"{kind}Sum"] += fb.rating
         c[f"{kind}Sq"] += fb.rating * fb.rating
@@ -223,6 +243,7 @@ def oracle_state(fbs: list[Fb], ws: str) -> dict[str, Any]:
         activity[(fb.store, fb.day, fb.civ)] += 1
     state: dict[str, Any] = {
         "days": {k: {n: v for n, v in c.items() if v} for k, c in days.items()},
+        "hours": {k: {n: v for n, v in c.items() if v} for k, c in hours.items()},
         "activity": dict(activity),
         "customers": {},
         "watch": {},
@@ -247,7 +268,7 @@ def oracle_state(fbs: list[Fb], ws: str) -> dict[str, Any]:
 
 def assert_state_matches(client: Any, fbs: list[Fb], ws: str) -> None:
     actual, expected = aggregate_state(client, ws), oracle_state(fbs, ws)
-    for part in ("days", "activity", "customers", "watch", "markers"):
+    for part in ("days", "hours", "activity", "customers", "watch", "markers"):
         assert actual[part] == expected[part], part
 
 
@@ -300,8 +321,6 @@ def oracle_dashboard(fbs: list[Fb], ws: str, store: str, day_from: str, day_to: 
     watched.sort(key=lambda t: t[2])
     watched.sort(key=lambda t: t[1], reverse=True)
     watched.sort(key=lambda t: t[0], reverse=True)
-    from datetime import date
-
     days = (date.fromisoformat(day_to) - date.fromisoformat(day_from)).days + 1
     return {
         "storeSlug": store,
@@ -354,3 +373,89 @@ class CallCounter:
 
     def __call__(self, model, **_: Any) -> None:
         self.calls[model.name] += 1
+
+
+# ------------------------------------------------------------------ the series' oracle
+
+
+def oracle_bucket_start(day: str, zone_name: str) -> datetime:
+    """The UTC hour a bucket starting on local ``day`` starts at, by brute force: the first UTC
+    quarter hour whose local date is ``day`` or later (every zone's offset is a multiple of 15
+    minutes nowadays), floored to its UTC hour (docs/metrics.md, "Series")."""
+    zone = ZoneInfo(zone_name)
+    target = date.fromisoformat(day)
+    t = datetime(target.year, target.month, target.day, tzinfo=UTC) - timedelta(hours=15)
+    while t.astimezone(zone).date() < target:
+        t += timedelta(minutes=15)
+    return t.replace(minute=0)
+
+
+def oracle_buckets(day_from: str, day_to: str, interval: str) -> list[tuple[str, str]]:
+    """(first, last) local dates of every bucket: the period's dates grouped by calendar day,
+    ISO week or month."""
+    first, last = date.fromisoformat(day_from), date.fromisoformat(day_to)
+    groups: list[list[date]] = []
+    key = None
+    d = first
+    while d <= last:
+        k = d if interval == "day" else d.isocalendar()[:2] if interval == "week" else (d.year, d.month)
+        if k != key:
+            groups.append([])
+            key = k
+        groups[-1].append(d)
+        d += timedelta(days=1)
+    return [(g[0].isoformat(), g[-1].isoformat()) for g in groups]
+
+
+def oracle_series(
+    visits: list[Fb], rates: dict[str, int], ws: str, store: str, zone: str, day_from: str, day_to: str, interval: str
+) -> dict[str, Any]:
+    """GET /api/external/dashboard/series by brute force over the raw visits (an NPS review is a
+    visit whose id is in ``rates``): scipy / statsmodels for the intervals."""
+    from tests.unit.test_analytics_ci import ci_mean, ci_nps, ci_wilson
+
+    mine = [v for v in visits if v.ws == ws and v.store == store]
+    first_ids = {vs[0].id for vs in customers_of(mine).values()}
+    out = []
+    for first, last in oracle_buckets(day_from, day_to, interval):
+        starts = oracle_bucket_start(first, zone)
+        ends = oracle_bucket_start((date.fromisoformat(last) + timedelta(days=1)).isoformat(), zone)
+        inside = []
+        for v in mine:
+            hour = datetime.fromisoformat(v.at.replace("Z", "+00:00")).replace(minute=0, second=0, microsecond=0)
+            if starts <= hour < ends:
+                inside.append(v)
+        ratings = [v.rating for v in inside]
+        firsts = [v.rating for v in inside if v.civ is not None and v.id in first_ids]
+        returns = [v.rating for v in inside if v.civ is not None and v.id not in first_ids]
+        nps = [rates[v.id] for v in inside if v.id in rates]
+        p, d = sum(r >= 9 for r in nps), sum(r <= 6 for r in nps)
+        csat = sum(r >= 4 for r in ratings)
+        out.append(
+            {
+                "start": first,
+                "end": last,
+                "startsAt": starts.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "endsAt": ends.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "count": len(ratings),
+                "avgRating": _round(sum(ratings), len(ratings), 2),
+                "avgRatingCi95": ci_mean(ratings),
+                "csatPercent": _round(100 * csat, len(ratings), 1),
+                "csatPercentCi95": ci_wilson(csat, len(ratings)),
+                "firstVisit": {"count": len(firsts), "avgRating": _round(sum(firsts), len(firsts), 2)},
+                "returnVisit": {"count": len(returns), "avgRating": _round(sum(returns), len(returns), 2)},
+                "nps": {
+                    "responses": len(nps),
+                    "score": _round(100 * (p - d), len(nps), 1),
+                    "scoreCi95": ci_nps(nps),
+                },
+            }
+        )
+    days = (date.fromisoformat(day_to) - date.fromisoformat(day_from)).days + 1
+    return {
+        "storeSlug": store,
+        "timezone": zone,
+        "interval": interval,
+        "period": {"from": day_from, "to": day_to, "days": days},
+        "buckets": out,
+    }

@@ -140,6 +140,10 @@ SHAPES: dict[str, dict[str, Any]] = {
         channel=_s(),
         imported={"type": "boolean"},
         externalId=_s(description="an imported row's id in the system it came from"),
+        status={"enum": ["new", "in_progress", "resolved"], "description": "the inbox's workflow (none yet: new)"},
+        assignee=_s(description="the email of who handles it"),
+        tags={"type": "array", "items": {"type": "string"}, "description": "normalised, sorted"},
+        noteCount=_n(integer=True, description="internal notes (in search results; the notes: GET by id)"),
     ),
     "Campaign": _obj(
         ("campaignId", "storeSlug", "token", "url"),
@@ -192,6 +196,21 @@ SHAPES: dict[str, dict[str, Any]] = {
         scoreCi95=_ref("Ci95"),
     ),
     "NpsItem": _obj(("id", "code", "name"), id=_n(integer=True), code=_s(), name=_s(), active={"type": "boolean"}),
+}
+SHAPES["FeedbackDetail"] = {
+    "allOf": [
+        _ref("Feedback"),
+        _obj(
+            ("status", "notes", "version"),
+            notes={
+                "type": "array",
+                "items": _obj(("id", "author", "at", "text"), id=_s(), author=_s(), at=_s("date-time"), text=_s()),
+                "description": "internal notes, oldest first (at most 100)",
+            },
+            version=_n(integer=True, description="ADDed by every change; the ETag (for If-Match)"),
+            workflowUpdatedAt=_s("date-time"),
+        ),
+    ]
 }
 SHAPES["Endpoint"] = _obj(
     ("id", "url", "events", "enabled", "createdAt"),
@@ -267,6 +286,37 @@ SHAPES["StoreRow"] = _obj(
     npsResponses=_n(integer=True),
     nps=_n(nullable=True),
     npsCi95=_ref("Ci95"),
+)
+_SPLIT = _obj(("count", "avgRating"), count=_n(integer=True), avgRating=_n(nullable=True))
+SHAPES["Series"] = _obj(
+    ("storeSlug", "timezone", "interval", "period", "buckets"),
+    storeSlug=_s(),
+    timezone=_s(description="the store's time zone: buckets follow its calendar"),
+    interval={"enum": ["day", "week", "month"]},
+    period=_ref("Period"),
+    buckets={
+        "type": "array",
+        "items": _obj(
+            ("start", "end", "startsAt", "endsAt", "count", "avgRating", "csatPercent", "firstVisit", "returnVisit"),
+            start=_s("date", description="the bucket's first local date"),
+            end=_s("date", description="its last local date (inclusive)"),
+            startsAt=_s("date-time", description="UTC: the hour containing local midnight (docs/metrics.md)"),
+            endsAt=_s("date-time", description="UTC, exclusive: the next bucket's startsAt"),
+            count=_n(integer=True),
+            avgRating=_n(nullable=True),
+            avgRatingCi95=_ref("Ci95"),
+            csatPercent=_n(nullable=True),
+            csatPercentCi95=_ref("Ci95"),
+            firstVisit=_SPLIT,
+            returnVisit=_SPLIT,
+            nps=_obj(
+                ("responses", "score"),
+                responses=_n(integer=True),
+                score=_n(nullable=True),
+                scoreCi95=_ref("Ci95"),
+            ),
+        ),
+    },
 )
 SHAPES["Dashboard"] = _obj(
     ("storeSlug", "period", "totalFeedback", "returnRate", "firstVisit", "returnVisit", "loyaltySignal"),
@@ -363,6 +413,9 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
         _obj(("recovered", "since"), recovered=_n(integer=True), since=_s()),
     ),
     "GET /api/external/trackers/report": (JSON, _ref("TrackerReport")),
+    "GET /api/external/feedback/{feedbackId}": (JSON, _ref("FeedbackDetail")),
+    "PATCH /api/external/feedback/{feedbackId}": (JSON, _ref("FeedbackDetail")),
+    "GET /api/external/dashboard/series": (JSON, _ref("Series")),
     "GET /api/external/dashboard/stores": (
         JSON,
         _obj(
@@ -394,6 +447,7 @@ PATH_PARAMETERS = {  # what each path parameter looks like (anything else cannot
     "token": {"type": "string", "pattern": "^tkn_[A-Za-z0-9]{22}$", "description": "a survey link's token"},
     "storeSlug": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
     "kind": {"enum": ["categories", "channels"]},
+    "feedbackId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$", "description": "an answer's id"},
     "asset": {"enum": ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"]},
 }
 
@@ -420,7 +474,9 @@ SUMMARIES = {
     "POST /api/campaigns": "A reusable campaign token (expiry, max uses)",
     "GET /api/campaigns": "The workspace's campaign tokens",
     "DELETE /api/campaigns/{campaignId}": "Close a campaign token",
-    "GET /api/external/feedback": "Search answers by store, date, rating, order id, civ, source, text; cursor paging",
+    "GET /api/external/feedback": (
+        "Search answers by store, date, rating, order id, civ, source, text, comment, status, assignee, tag; cursor paging"
+    ),
     "GET /api/external/feedback/export": "Export the matches as spreadsheet-safe CSV or JSON Lines, 5 MB a page",
     "GET /api/external/dashboard": (
         "Loyalty (CIV) dashboard: return rate, first vs return visits, loyalty signal, customers growing dissatisfied"
@@ -458,8 +514,15 @@ SUMMARIES = {
     "POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/replay": "Deliver one event again (same `webhook-id`)",
     "POST /api/webhooks/{webhookId}/recover": "Deliver again every failed event since a time",
     "GET /api/external/dashboard/stores": "Every store of the workspace side by side, each number with its interval",
+    "GET /api/external/dashboard/series": (
+        "Trends: one store per day, week (from Monday) or month of its local calendar, each number with its interval"
+    ),
     "GET /api/external/trackers/report": "Per survey, attempt and channel: sent, clicked, completed, response rate",
     "POST /api/external/feedback/import": "Import past answers: JSON Lines or CSV, up to 1,000 rows, each stored once",
+    "GET /api/external/feedback/{feedbackId}": "One answer with its workflow: status, assignee, tags, internal notes",
+    "PATCH /api/external/feedback/{feedbackId}": (
+        "Change an answer's status, assignee or tags, or add an internal note (`If-Match`: only if unchanged)"
+    ),
 }
 README = ROOT / "README.md"
 TABLE_BEGIN, TABLE_END = "<!-- api-table:begin (make openapi) -->", "<!-- api-table:end -->"
@@ -745,6 +808,8 @@ def _errors(op: dict[str, Any]) -> list[int]:
         statuses.append(503)  # DynamoDB throttled or unavailable: retry after Retry-After
     if op["path"] == "/nps/init":
         statuses.append(429)  # the device quota per address and shop
+    if op["method"] == "patch" and op["path"] == "/api/external/feedback/{feedbackId}":
+        statuses.append(412)  # If-Match: the answer changed since it was read
     return sorted(set(statuses))
 
 

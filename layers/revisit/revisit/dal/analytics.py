@@ -3,6 +3,7 @@
 | item                          | pk                 | sk                          | written with            |
 |-------------------------------|--------------------|-----------------------------|-------------------------|
 | day counters of a store       | AGG#ws#store       | DAY#yyyy-mm-dd              | ADD (Update)            |
+| hour counters of a store's day| AGG#ws#store       | HOURS#yyyy-mm-dd            | ADD (Update)            |
 | customer state (store, civ)   | AGG#ws#store       | CIV#civ                     | Put, version condition  |
 | watch list entry              | AGG#ws#store       | WATCH#yyyy-mm-dd#civ        | Put / Delete            |
 | customer activity on a day    | AGGACT#ws#store    | DAY#yyyy-mm-dd#CIV#civ      | ADD (Update)            |
@@ -11,6 +12,7 @@
 | access pattern (dashboard)          | key condition                                          |
 |-------------------------------------|--------------------------------------------------------|
 | day counters of a period            | pk=AGG#ws#store, sk BETWEEN DAY#from AND DAY#to        |
+| hour counters of a period (series)  | pk=AGG#ws#store, sk BETWEEN HOURS#from AND HOURS#to    |
 | customers active in a period        | pk=AGGACT#ws#store, sk BETWEEN DAY#from# AND DAY#to$   |
 | watched customers seen in a period  | pk=AGG#ws#store, sk BETWEEN WATCH#from# AND WATCH#to$  |
 
@@ -31,20 +33,33 @@ from revisit.dal.errors import AlreadyApplied, Contention
 
 TYPE_MARKER = "agg_marker"
 TYPE_DAY = "agg_day"
+TYPE_HOURS = "agg_hours"
 TYPE_ACTIVITY = "agg_activity"
 TYPE_CUSTOMER = "agg_customer"
 TYPE_WATCH = "agg_watch"
 
 _HIDDEN = (*keys.HIDDEN, "workspaceId", "storeSlug")
 
-__all__ = ["AlreadyApplied", "Change", "Contention", "activity", "apply", "day_counters", "get_customer", "watch_list"]
+__all__ = [
+    "AlreadyApplied",
+    "Change",
+    "Contention",
+    "activity",
+    "apply",
+    "day_counters",
+    "get_customer",
+    "hour_counters",
+    "watch_list",
+]
 
 
 @dataclass(frozen=True)
 class Change:
     """Everything one source record changes, applied atomically by :func:`apply`.
 
-    ``day_deltas`` maps a day to counter deltas (added with ADD; zeros are left out).
+    ``day_deltas`` maps a day to counter deltas (added with ADD; zeros are left out);
+    ``hour_deltas`` likewise maps a UTC day to its hour counters' deltas (``hHH:<counter>``, one
+    item per day: :func:`hour_counters`).
     ``customer`` is the customer's whole new state; ``customer_version`` the version the stored
     state must still have (``None``: it must not exist yet). ``watch`` puts the customer's
     watch-list entry (keyed by its ``lastVisitAt`` day); ``unwatch_day`` deletes the entry keyed
@@ -58,6 +73,7 @@ class Change:
     applied_at: str
     marker_expires_epoch: int
     day_deltas: dict[str, dict[str, int]] = field(default_factory=dict)
+    hour_deltas: dict[str, dict[str, int]] = field(default_factory=dict)
     civ: str | None = None
     activity_day: str | None = None
     customer: dict[str, Any] | None = None
@@ -119,6 +135,10 @@ def _items(change: Change) -> list[dict[str, Any]]:
         nonzero = {k: v for k, v in deltas.items() if v}
         update = _adds(nonzero, {keys.TYPE: TYPE_DAY, **owner, "day": day})
         items.append({"Update": {"Key": table.serialize(keys.agg_day(ws, store, day)), **update}})
+    for day, deltas in sorted(change.hour_deltas.items()):
+        nonzero = {k: v for k, v in deltas.items() if v}
+        update = _adds(nonzero, {keys.TYPE: TYPE_HOURS, **owner, "day": day})
+        items.append({"Update": {"Key": table.serialize(keys.agg_hours(ws, store, day)), **update}})
     if change.activity_day is not None and change.civ is not None:
         update = _adds(
             {"visits": 1}, {keys.TYPE: TYPE_ACTIVITY, **owner, "day": change.activity_day, "civ": change.civ}
@@ -150,6 +170,14 @@ def apply(change: Change) -> None:
         raise
 
 
+def counter_updates(workspace_id: str, store_slug: str, **deltas: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """The transaction items that ADD ``deltas`` - a :class:`Change`'s ``*_deltas`` fields (day,
+    hour, ... counters) - exactly as :func:`apply` writes them, without a marker (the erasure
+    negates a customer's sums with them: revisit.domain.privacy)."""
+    change = Change("", "", workspace_id, store_slug, "", 0, **deltas)  # type: ignore[arg-type]
+    return _items(change)[1:]
+
+
 def _between(pk: str, lo: str, hi: str) -> list[dict[str, Any]]:
     return table.query_all(**table.range_query(keys.PK, keys.SK, pk, lo, hi))
 
@@ -167,6 +195,14 @@ def day_counters(
         request["ProjectionExpression"] = ", ".join(["#sk", *names])
         request["ExpressionAttributeNames"] |= names
     return [_strip(i) for i in table.query_all(**request)]
+
+
+def hour_counters(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[dict[str, Any]]:
+    """The store's hour counter items of UTC days ``day_from``..``day_to`` (inclusive): ``day`` and
+    its ``hHH:<counter>`` attributes; days without feedback have no item. At most 367 items of at
+    most ~5 KB (24 hours x 12 counters): one Query, a few 1 MB pages at most."""
+    lo, hi = keys.agg_hours_range(day_from, day_to)
+    return [_strip(i) for i in _between(keys.agg_store_pk(workspace_id, store_slug), lo, hi)]
 
 
 def activity(workspace_id: str, store_slug: str, day_from: str, day_to: str) -> list[tuple[str, str, int]]:

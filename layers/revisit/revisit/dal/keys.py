@@ -193,6 +193,17 @@ def agg_day_range(day_from: str, day_to: str) -> tuple[str, str]:
     return f"DAY#{day_from}", f"DAY#{day_to}"
 
 
+def agg_hours(workspace_id: str, store_slug: str, day: str) -> dict[str, str]:
+    """A store's hour counters of one UTC day (``hHH:<counter>`` attributes): the series' buckets.
+    ``HOURS#`` sorts apart from ``DAY#``, so the day counters' ranges never read it."""
+    return {PK: agg_store_pk(workspace_id, store_slug), SK: f"HOURS#{day}"}
+
+
+def agg_hours_range(day_from: str, day_to: str) -> tuple[str, str]:
+    """Inclusive sort-key bounds of the hour counters of UTC days ``day_from``..``day_to``."""
+    return f"HOURS#{day_from}", f"HOURS#{day_to}"
+
+
 def agg_civ_part(civ: str) -> str:
     """A civ as a key part. A civ may be 256 characters of up to 4 UTF-8 bytes each; a sort key
     holds 1024 bytes, so a civ longer than 512 bytes is keyed by its SHA-256 (the items keep the

@@ -16,12 +16,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+from bisect import bisect_right
+from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from revisit.dal import analytics as dal
 from revisit.dal import stream
@@ -54,6 +57,12 @@ _VISIT_COUNTERS = (
 )
 _NPS_KINDS = ("promoters", "passives", "detractors")
 _NPS_COUNTERS = tuple(f"nps:{kind}" for kind in _NPS_KINDS)
+# Per UTC hour (item HOURS#day, attributes hHH:<name>): only what the series adds up.
+HOUR_COUNTERS = (
+    *("r1", "r2", "r3", "r4", "r5"),
+    *("firstCount", "firstSum", "returnCount", "returnSum"),
+    *_NPS_COUNTERS,
+)
 RATING_SCALE = (1.0, 5.0)  # a mean rating's interval stays on the scale
 
 
@@ -76,6 +85,7 @@ __all__ = [
     "dashboard",
     "nps_score",
     "plan",
+    "series",
     "store_rows",
 ]
 
@@ -182,6 +192,11 @@ def _add(deltas: dict[str, dict[str, int]], day: str, **changes: int) -> None:
         counters[name] = counters.get(name, 0) + delta
 
 
+def _add_hour(hours: dict[str, dict[str, int]], at: str, **changes: int) -> None:
+    """Hour counters of the UTC hour of ``at`` (ISO UTC): ``hHH:<counter>`` of the day's item."""
+    _add(hours, at[:10], **{f"h{at[11:13]}:{name}": delta for name, delta in changes.items()})
+
+
 def watch_entry(state: Mapping[str, Any]) -> dict[str, Any] | None:
     """The customer's watch-list entry if they are growing dissatisfied, else None.
 
@@ -211,11 +226,14 @@ def watch_entry(state: Mapping[str, Any]) -> dict[str, Any] | None:
 def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Change:
     """Every change one visit makes, computed from the customer's current state (pure)."""
     deltas: dict[str, dict[str, int]] = {}
+    hours: dict[str, dict[str, int]] = {}  # the series' hour counters (HOUR_COUNTERS), same transaction
     _add(deltas, visit.day, total=1, **{f"r{visit.rating}": 1})
+    _add_hour(hours, visit.at, **{f"r{visit.rating}": 1})
     if visit.nps is not None:
         rate, channel, category = visit.nps
         kind = nps_kind(rate)
         _add(deltas, visit.day, **{f"nps:{kind}": 1, f"npsCh:{channel}:{kind}": 1, f"npsCat:{category}:{kind}": 1})
+        _add_hour(hours, visit.at, **{f"nps:{kind}": 1})
     base = {
         "source": visit.source,
         "record_id": visit.id,
@@ -226,13 +244,14 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
     }
     if visit.civ is None:
         _add(deltas, visit.day, anonymous=1)
-        return dal.Change(**base, day_deltas=deltas)
+        return dal.Change(**base, day_deltas=deltas, hour_deltas=hours)
 
     me = {"at": visit.at, "rating": visit.rating, "id": visit.id}
     r = visit.rating
     first = {"firstCount": 1, "firstSum": r, "firstSq": r * r, "firstCsat": _csat(r)}
     if state is None:
         _add(deltas, visit.day, **first)
+        _add_hour(hours, visit.at, firstCount=1, firstSum=r)
         new = {
             "civ": visit.civ,
             "visitCount": 1,
@@ -256,6 +275,8 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
             # becomes a return visit, on its own day.
             was_day, was = state["firstVisitAt"][:10], state["firstRating"]
             _add(deltas, visit.day, **first)
+            _add_hour(hours, visit.at, firstCount=1, firstSum=r)
+            _add_hour(hours, state["firstVisitAt"], firstCount=-1, firstSum=-was, returnCount=1, returnSum=was)
             _add(
                 deltas,
                 was_day,
@@ -271,6 +292,7 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
             new |= {"firstVisitAt": visit.at, "firstRating": visit.rating, "firstFeedbackId": visit.id}
         else:
             _add(deltas, visit.day, returnCount=1, returnSum=r, returnSq=r * r, returnCsat=_csat(r))
+            _add_hour(hours, visit.at, returnCount=1, returnSum=r)
         recent = sorted([*state["recent"], me], key=lambda r: (r["at"], r["id"]), reverse=True)
         new["recent"] = recent[:RECENT_VISITS]
         old_watch = watch_entry(state)
@@ -278,6 +300,7 @@ def plan(state: Mapping[str, Any] | None, visit: Visit, at: datetime) -> dal.Cha
     return dal.Change(
         **base,
         day_deltas=deltas,
+        hour_deltas=hours,
         civ=visit.civ,
         activity_day=visit.day,
         customer=new,
@@ -556,16 +579,21 @@ def nps_score(
 _ROW_COUNTERS = ("total", "r1", "r2", "r3", "r4", "r5", *_NPS_COUNTERS)
 
 
+def _distribution_ratings(c: Mapping[str, int]) -> dict[str, Any]:
+    """:func:`_ratings` of every visit counted in ``r1``..``r5`` (anonymous ones included)."""
+    count = sum(c.get(f"r{r}", 0) for r in range(1, 6))
+    total = sum(r * c.get(f"r{r}", 0) for r in range(1, 6))
+    squares = sum(r * r * c.get(f"r{r}", 0) for r in range(1, 6))
+    return _ratings(count, total, squares, c.get("r4", 0) + c.get("r5", 0))
+
+
 def _store_row(c: Mapping[str, int], identified: int, returning: int) -> dict[str, Any]:
     """One row of the stores view from its period counters and customers: the same metric
     functions as the dashboard and the NPS score (all visits, anonymous ones included)."""
-    ratings = range(1, 6)
-    total = sum(r * c[f"r{r}"] for r in ratings)
-    squares = sum(r * r * c[f"r{r}"] for r in ratings)
     nps = _nps_block({kind: c[f"nps:{kind}"] for kind in _NPS_KINDS})
     return {
         "totalFeedback": c["total"],
-        **_ratings(c["total"], total, squares, c["r4"] + c["r5"]),
+        **_distribution_ratings(c),
         **_return_rate(identified, returning),
         "npsResponses": nps["responses"],
         "nps": nps["nps"],
@@ -596,3 +624,110 @@ def store_rows(principal: Principal, day_from: date | None, day_to: date | None)
         identified, returning = identified + ident, returning + ret
     total = {"stores": len(rows), **_store_row(summed, identified, returning)} if own is None else None
     return {"period": period, "stores": rows, "total": total}
+
+
+# ------------------------------------------------------------------ series (trends)
+
+SERIES_INTERVALS = ("day", "week", "month")
+_FIRST_DAY, _LAST_DAY = date(1, 1, 2), date(9999, 12, 30)  # local midnights stay inside datetime's range
+
+
+def _bucket_days(start: date, end: date, interval: str) -> list[tuple[date, date]]:
+    """The buckets' (first, last) local dates: calendar days, weeks (Monday to Sunday) or months,
+    clipped to the period (the first and last bucket may be partial: ``start`` / ``end`` say so)."""
+    buckets = []
+    first = start
+    while first <= end:
+        if interval == "day":
+            length = 1
+        elif interval == "week":
+            length = 7 - first.weekday()  # to the next Monday
+        else:
+            length = monthrange(first.year, first.month)[1] - first.day + 1  # to the next 1st
+        last = first + timedelta(days=min(length, (end - first).days + 1) - 1)
+        buckets.append((first, last))
+        first = last + timedelta(days=1)
+    return buckets
+
+
+def bucket_start(day: date, zone: tzinfo) -> datetime:
+    """The UTC hour a bucket beginning on local ``day`` starts at: the UTC hour that contains the
+    day's first instant (local midnight, or the end of a DST gap at midnight). In a whole-hour zone
+    that is local midnight itself; in a quarter- or half-hour zone (Asia/Kathmandu +05:45, Asia/Kolkata
+    +05:30) the bucket starts 45 / 30 minutes before local midnight (docs/metrics.md, "Series")."""
+    first = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+    return first.replace(minute=0, second=0, microsecond=0)
+
+
+def _split(c: Mapping[str, int], kind: str) -> dict[str, Any]:
+    count = c.get(f"{kind}Count", 0)
+    return {"count": count, "avgRating": _avg(c.get(f"{kind}Sum", 0), count)}
+
+
+def _series_bucket(first: date, last: date, starts: datetime, ends: datetime, c: Mapping[str, int]) -> dict[str, Any]:
+    """One bucket from its summed hour counters, with the dashboard's and NPS score's own metric
+    functions (:func:`_ratings`, :func:`_avg`, :func:`_nps_block`)."""
+    nps = _nps_block({kind: c.get(f"nps:{kind}", 0) for kind in _NPS_KINDS})
+    ratings = _distribution_ratings(c)
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "startsAt": iso(starts),
+        "endsAt": iso(ends),
+        "count": sum(c.get(f"r{r}", 0) for r in range(1, 6)),
+        **ratings,
+        "firstVisit": _split(c, "first"),
+        "returnVisit": _split(c, "return"),
+        "nps": {"responses": nps["responses"], "score": nps["nps"], "scoreCi95": nps["scoreCi95"]},
+    }
+
+
+def series(
+    principal: Principal, store_slug: str | None, day_from: date | None, day_to: date | None, interval: str = "day"
+) -> dict[str, Any]:
+    """One store's metrics per day, week (from Monday) or month of its local calendar, for local
+    dates ``day_from``..``day_to`` (both inclusive; default: the 30 days ending today there).
+
+    A bucket starts at :func:`bucket_start` of its first date and ends where the next begins (DST:
+    each boundary on its own, so a bucket may be 23 or 25 hours a day). Empty buckets are listed
+    with count 0 and null averages. Cost, whatever the number of records: one GetItem (the store)
+    and one Query of the period's hour counter items (one per UTC day, <= 367 items)."""
+    if interval not in SERIES_INTERVALS:
+        raise field_error("interval", f"must be one of {', '.join(SERIES_INTERVALS)}", "enum")
+    slug = store_slug or principal.stores_visible()
+    if slug is None:
+        raise field_error("storeSlug", "required with workspace credentials", "missing")
+    principal.require_store(slug)
+    store = workspaces.get_store(principal.workspace_id, slug)
+    zone_name = store.get("timezone") or "UTC"
+    zone = ZoneInfo(zone_name)
+    start, end = resolve_period(day_from, day_to, now().astimezone(zone).date())
+    if start < _FIRST_DAY:
+        raise field_error("from", f"must be {_FIRST_DAY.isoformat()} or later", "out_of_range")
+    if end > _LAST_DAY:
+        raise field_error("to", f"must be {_LAST_DAY.isoformat()} or earlier", "out_of_range")
+    days = _bucket_days(start, end, interval)
+    bounds = [bucket_start(first, zone) for first, _ in days] + [bucket_start(end + timedelta(days=1), zone)]
+    sums: list[dict[str, int]] = [{} for _ in days]
+    hour = timedelta(hours=1)
+    lo, hi = bounds[0].date().isoformat(), (bounds[-1] - hour).date().isoformat()
+    for item in dal.hour_counters(principal.workspace_id, slug, lo, hi):
+        midnight = datetime.fromisoformat(item["day"]).replace(tzinfo=UTC)
+        for name, value in item.items():
+            if not (name.startswith("h") and name[3:4] == ":"):
+                continue
+            at = midnight + int(name[1:3]) * hour
+            n = bisect_right(bounds, at) - 1
+            if 0 <= n < len(days):
+                counters = sums[n]
+                counter = name[4:]
+                counters[counter] = counters.get(counter, 0) + int(value)
+    return {
+        "storeSlug": slug,
+        "timezone": zone_name,
+        "interval": interval,
+        "period": {"from": start.isoformat(), "to": end.isoformat(), "days": (end - start).days + 1},
+        "buckets": [
+            _series_bucket(first, last, bounds[n], bounds[n + 1], sums[n]) for n, (first, last) in enumerate(days)
+        ],
+    }

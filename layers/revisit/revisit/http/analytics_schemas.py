@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -46,3 +46,10 @@ class DashboardQuery(PeriodQuery):
     period; a store key may leave ``storeSlug`` out."""
 
     storeSlug: StoreSlug | None = None
+
+
+class SeriesQuery(DashboardQuery):
+    """GET /api/external/dashboard/series?storeSlug=&from=&to=&interval=day|week|month - local dates
+    of the store's time zone, both inclusive (at most 366 days: revisit.domain.analytics.series)."""
+
+    interval: Literal["day", "week", "month"] = "day"
