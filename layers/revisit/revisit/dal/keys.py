@@ -321,3 +321,87 @@ def webhook_delivery(workspace_id: str, webhook_id: str, delivery_id: str) -> di
 
 def webhook_delivery_prefix() -> str:
     return "DEL#"
+
+
+# People of the web app (issue 17, docs/data-model.md "Users and sign-in"): a workspace's users live
+# in its WS# partition; an address's memberships are one partition keyed by a keyed hash of the
+# address (so one Query answers "which workspaces may this address sign in to"); a sign-in link
+# is its own item keyed by the hash of its token (deleted when used: single use); link requests
+# are counted per address and clock hour; the audit log is one partition per workspace, by time.
+def user(workspace_id: str, user_id: str) -> dict[str, str]:
+    return {PK: f"WS#{workspace_id}", SK: f"USER#{user_id}"}
+
+
+def user_prefix() -> str:
+    return "USER#"
+
+
+def user_email_pk(email_hash: str) -> str:
+    return f"USEREMAIL#{email_hash}"
+
+
+def user_email(email_hash: str, workspace_id: str) -> dict[str, str]:
+    return {PK: user_email_pk(email_hash), SK: f"WS#{workspace_id}"}
+
+
+def signin_link(token_hash: str) -> dict[str, str]:
+    return {PK: f"SIGNIN#{token_hash}", SK: META}
+
+
+def signin_quota(email_hash: str, hour: str) -> dict[str, str]:
+    return {PK: f"SIGNINQUOTA#{email_hash}", SK: f"H#{hour}"}
+
+
+def audit_pk(workspace_id: str) -> str:
+    return f"AUDIT#{workspace_id}"
+
+
+def audit_entry(workspace_id: str, at: str, entry_id: str) -> dict[str, str]:
+    return {PK: audit_pk(workspace_id), SK: f"{at}#{entry_id}"}
+
+
+# A customer's data at a store (issue 18 part 5: access and erasure, docs/data-model.md "Privacy").
+# Every item that holds a civ is reachable from (workspace, store, civ) through a key or an index:
+# feedback gsi2 FBCIV#, trackers gsi3 TRKCUS#, and these three access paths written with the item.
+def token_customer_pk(workspace_id: str, store_slug: str, civ: str) -> str:
+    """gsi1 of a token whose payload names a civ, and of the Idempotency-Key record whose stored
+    response shows it (sk ``TOKEN#<value>`` / ``IDEM#<hash>``)."""
+    return f"TOKCIV#{workspace_id}#{store_slug}#{civ}"
+
+
+def purchase_customer_pk(workspace_id: str, store_slug: str, customer_id: str) -> str:
+    """gsi2 of a purchase (sk: its purchase id): the store's purchases of one customer."""
+    return f"PURCUS#{workspace_id}#{store_slug}#{customer_id}"
+
+
+def nps_customer_pk(workspace_id: str, store_slug: str, civ: str) -> str:
+    """gsi3 of an NPS review with a loyalty_id (sk: the review's sort key)."""
+    return f"NPSCIV#{workspace_id}#{store_slug}#{civ}"
+
+
+def agg_tombstone(workspace_id: str, store_slug: str, civ_hash: str) -> dict[str, str]:
+    """'This customer was erased at this store': keyed by a keyed hash of the civ, never the civ;
+    the aggregator reads it before it starts a new customer state."""
+    return {PK: f"AGGTOMB#{workspace_id}#{store_slug}#{civ_hash}", SK: META}
+
+
+# Alert emails (docs/alerts.md). A store with alert addresses carries gsi1 keys in the alert
+# index (one partition: rare writes - a settings change -, one Query a day by the digest); every
+# email sent is a marker item (one per event or week, and address), claimed before sending.
+ALERT_STORES = "ALERTSTORES"
+
+
+def alert_store_index(workspace_id: str, slug: str) -> dict[str, str]:
+    return {"gsi1pk": ALERT_STORES, "gsi1sk": f"{workspace_id}#{slug}"}
+
+
+def alert_marker(workspace_id: str, store_slug: str, subject: str, address_key: str) -> dict[str, str]:
+    """'This alert (or week's digest) went to this address': ``subject`` is the event's key or
+    ``digest/<week>``; ``address_key`` the address's keyed hash (or ``ALL``: the week's digest
+    went to every address). A subject can be long (a civ is up to 1 KB), so it is keyed by its
+    kind and SHA-256."""
+    import hashlib
+
+    kind = subject.split("/", 1)[0]
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
+    return {PK: f"ALERTSENT#{workspace_id}#{store_slug}", SK: f"{kind}#{digest}#{address_key}"}
