@@ -200,7 +200,7 @@ def test_the_real_template():
     assert management.handler_file == tpl.root / "functions" / "management" / "app.py"
     assert management.handler_name == "lambda_handler"
     assert management.env["TABLE_NAME"] == "revisit"
-    assert management.env["CREDENTIAL_CACHE_SECONDS"] == "30"
+    assert management.env["CREDENTIAL_CACHE_SECONDS"] == "5"
     assert tpl.gateway_response("MISSING_AUTHENTICATION_TOKEN").status == 404
     assert tpl.gateway_response("DEFAULT_5XX").status == 502
 

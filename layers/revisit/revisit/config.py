@@ -44,7 +44,7 @@ class Settings:
         return cls(
             table_name=env.get("TABLE_NAME", "revisit"),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
-            credential_cache_seconds=float(env.get("CREDENTIAL_CACHE_SECONDS", "30")),
+            credential_cache_seconds=float(env.get("CREDENTIAL_CACHE_SECONDS", "5")),
             token_default_ttl_days=int(env.get("TOKEN_DEFAULT_TTL_DAYS", "30")),
             token_max_ttl_days=int(env.get("TOKEN_MAX_TTL_DAYS", "365")),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
