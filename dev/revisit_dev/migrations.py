@@ -19,6 +19,11 @@ changes nothing twice. Migrations scan the table (request paths never do).
 |                                  | the trackers' sends, first clicks and answers not counted yet          |
 | 0006-day-squares                 | day counters (AGG#ws#store / DAY#day) get firstSq / returnSq, the sums |
 |                                  | of squared ratings, recomputed from the day's feedback and NPS reviews |
+| 0007-feedback-by-id              | feedback records get gsi4 keys FBID#ws#id / createdAt (the inbox finds |
+|                                  | an answer by its id); their workflow needs none: no status is new      |
+| 0008-hour-counters               | every day counter item (AGG#ws#store / DAY#day) gets its hour counters |
+|                                  | (HOURS#day: the series), recomputed from the day's feedback and NPS    |
+|                                  | reviews, unless they agree with the day's counters already             |
 """
 
 from __future__ import annotations
@@ -398,6 +403,137 @@ def _day_squares(item: dict[str, Any], dry_run: bool) -> bool:
     )
 
 
+def _feedback_by_id(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "feedback" or "gsi4pk" in item or not item.get("id") or not item.get("workspaceId"):
+        return False
+    if dry_run:
+        return True
+    try:
+        table.update(
+            {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            "SET gsi4pk = :pk, gsi4sk = :sk",
+            condition="attribute_exists(pk) AND attribute_not_exists(gsi4pk)",
+            values={
+                ":pk": table.value(keys.feedback_id_pk(item["workspaceId"], item["id"])),
+                ":sk": table.value(item["createdAt"]),
+            },
+        )
+        return True
+    except ConditionFailed:
+        return False  # another run did it
+
+
+_HOURLY = ("r1", "r2", "r3", "r4", "r5", "firstCount", "firstSum", "returnCount", "returnSum")
+_HOURLY_NPS = ("nps:promoters", "nps:passives", "nps:detractors")
+
+
+def _summed_hours(hours: dict[str, Any] | None) -> dict[str, int]:
+    """An hour item's counters summed over its hours (``hHH:<name>`` -> ``<name>``)."""
+    sums = dict.fromkeys(_HOURLY + _HOURLY_NPS, 0)
+    for name, value in (hours or {}).items():
+        if name[:1] == "h" and name[3:4] == ":" and name[4:] in sums:
+            sums[name[4:]] += int(value)
+    return sums
+
+
+def _hours_of(item: dict[str, Any]) -> dict[str, int] | None:
+    """The hour counters (``hHH:<name>``) the aggregator would have added on the item's day since
+    its first record: the day's visits from the raw records, first or return by the customer states
+    (``firstFeedbackId``). None while they and the day counters disagree (the aggregator is behind)."""
+    from revisit.dal import analytics as agg
+    from revisit.domain import analytics
+
+    ws, store, day = item["workspaceId"], item["storeSlug"], item["day"]
+    hours: dict[str, int] = {}
+    totals = dict.fromkeys(("total", *_HOURLY, *_HOURLY_NPS), 0)
+    states: dict[str, dict[str, Any] | None] = {}
+
+    def add(at: str, name: str, delta: int) -> None:
+        key = f"h{at[11:13]}:{name}"
+        hours[key] = hours.get(key, 0) + delta
+        totals[name] += delta
+
+    for visit in _day_visits(ws, store, day):
+        totals["total"] += 1
+        add(visit.at, f"r{visit.rating}", 1)
+        if visit.nps is not None:
+            add(visit.at, f"nps:{analytics.nps_kind(visit.nps[0])}", 1)
+        if visit.civ is None:
+            continue
+        if visit.civ not in states:
+            states[visit.civ] = agg.get_customer(ws, store, visit.civ)
+        state = states[visit.civ]
+        if state is None:
+            return None  # not applied yet
+        kind = "first" if state["firstFeedbackId"] == visit.id else "return"
+        add(visit.at, f"{kind}Count", 1)
+        add(visit.at, f"{kind}Sum", visit.rating)
+    if any(totals[name] != int(item.get(name, 0)) for name in totals):
+        return None
+    return {k: v for k, v in hours.items() if v}
+
+
+def _hours(item: dict[str, Any], dry_run: bool) -> bool:
+    """Give a day counter item's day its hour counters (HOURS#day), exact.
+
+    A day is right already when its hour counters, summed over the hours, equal its day counters
+    (ratings r1..r5, first/return count and sum, NPS kinds): then every record of the day was
+    counted by the new aggregator, moves of former first visits included. Otherwise the day's hour
+    counters are recomputed from its raw records and Put whole, in one transaction with a check that
+    the day counters are still as read: every record applied - by old or new code - changes them,
+    so one applied in between fails the check and the day is read again. Markers play no part (an
+    expired one neither): the raw records and the customer states are the truth."""
+    from revisit.dal import analytics as agg
+
+    for attempt in range(5):
+        if item.get(keys.TYPE) != agg.TYPE_DAY or not item[keys.SK].startswith("DAY#"):
+            return False
+        ws, store, day = item["workspaceId"], item["storeSlug"], item["day"]
+        hours_key = keys.agg_hours(ws, store, day)
+        current = table.get(hours_key, consistent=True)
+        summed = _summed_hours(current)
+        if all(summed[name] == int(item.get(name, 0)) for name in summed):
+            return False  # migrated, or every record of the day counted by the new code
+        counted = _hours_of(item)
+        if counted is None:
+            time.sleep(0.2 * attempt)  # the aggregator is behind: give it a moment
+        elif dry_run:
+            return True
+        else:
+            names: dict[str, str] = {}
+            values: dict[str, Any] = {}
+            same = ["attribute_exists(pk)"]
+            for i, name in enumerate(("total", *_HOURLY, *_HOURLY_NPS)):
+                names[f"#c{i}"] = name
+                if name in item:
+                    values[f":c{i}"] = table.value(item[name])
+                    same.append(f"#c{i} = :c{i}")
+                else:
+                    same.append(f"attribute_not_exists(#c{i})")
+            check: dict[str, Any] = {
+                "Key": table.serialize({keys.PK: item[keys.PK], keys.SK: item[keys.SK]}),
+                "ConditionExpression": " AND ".join(same),
+                "ExpressionAttributeNames": names,
+            }
+            if values:
+                check["ExpressionAttributeValues"] = values
+            owner = {"workspaceId": ws, "storeSlug": store}
+            new = {**hours_key, keys.TYPE: agg.TYPE_HOURS, **owner, "day": day, **counted}
+            try:
+                table.transact([{"ConditionCheck": check}, {"Put": {"Item": table.serialize(new)}}])
+                return True
+            except ConditionFailed:
+                pass  # a record was applied meanwhile: read the day again
+        fresh = table.get({keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, consistent=True)
+        if fresh is None:
+            return False
+        item = fresh
+    raise RuntimeError(
+        f"day counters {item[keys.PK]} {item[keys.SK]} do not match the raw records yet (the aggregator is "
+        "behind, or a record is in its failure queue): run the migration again later"
+    )
+
+
 MIGRATIONS = (
     Migration("0001-purchases-by-store", "purchases keyed by store; contact as keyed hashes", "PURCHASE#", _purchases),
     Migration("0002-idempotency-by-store", "Idempotency-Key records keyed by store", "IDEM#", _idempotency),
@@ -417,6 +553,8 @@ MIGRATIONS = (
         "AGG#",
         _day_squares,
     ),
+    Migration("0007-feedback-by-id", "feedback records found by their id (the inbox)", "FB#", _feedback_by_id),
+    Migration("0008-hour-counters", "hour counters of every day (the series of the store's calendar)", "AGG#", _hours),
 )
 
 
