@@ -102,8 +102,9 @@ def function_environments(
 # The queue properties moto applies as in SQS (visibility timeout for the SQS event sources, delays).
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "DelaySeconds", "MessageRetentionPeriod", "MaximumMessageSize")
 # What only the local stack sets in every function's environment (never the template: a deployed
-# stack must not): webhooks may go to loopback receivers (http too), e.g. a test's own server.
-LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK": "true"}
+# stack must not): webhooks may go to loopback receivers (http too), e.g. a test's own server; the
+# web app's session cookie is not Secure on the plain-http http://127.0.0.1:3000.
+LOCAL_ONLY_ENV = {"WEBHOOK_ALLOW_LOOPBACK": "true", "WEBAPP_INSECURE_COOKIES": "true"}
 
 
 def create_resources(template: Template, directory: Path, endpoint_url: str, region: str = DEFAULT_REGION) -> None:

@@ -122,3 +122,23 @@ def authenticate(presented: Presented, allowed: frozenset[Kind]) -> Principal:
     if kind not in allowed:
         raise Forbidden()
     return principal
+
+
+def authenticate_stored(kind: Kind, hash_: str, workspace_id: str) -> Principal:
+    """A credential verified once before (a web app session keeps its hash, never the secret),
+    resolved again through the same cache as :func:`authenticate`: a revoked or unknown one - or
+    one of another kind or workspace - raises 401 within ``REVOCATION_BOUND_SECONDS``."""
+    record = _lookup(hash_)
+    if (
+        record is None
+        or record.get("kind") != kind.value
+        or not hmac.compare_digest(str(workspace_id), str(record["workspaceId"]))
+    ):
+        raise Unauthenticated()
+    return Principal(
+        workspace_id=record["workspaceId"],
+        kind=kind,
+        scope=record["scope"],
+        store_slug=record.get("storeSlug"),
+        key_id=record["keyId"],
+    )
