@@ -187,8 +187,29 @@ def outbox(region: str = DEFAULT_REGION) -> dict[str, Any]:
             "subject": m.subject,
             "body": m.body,
         }
-        for m in ses.sent_messages
         if hasattr(m, "subject")
+        else _raw_email(m)  # SendRawEmail (the alert emails)
+        for m in ses.sent_messages
+        if hasattr(m, "subject") or hasattr(m, "raw_data")
     ]
     sms = [{"id": mid, "to": phone, "text": text} for mid, (phone, text) in sns.sms_messages.items()]
     return {"emails": emails, "sms": sms}
+
+
+def _raw_email(message: Any) -> dict[str, Any]:
+    """A SendRawEmail message as the outbox shows it: its headers parsed, the text part as body,
+    and the headers a mail client acts on (List-Unsubscribe, List-Unsubscribe-Post)."""
+    import email
+    from email import policy
+
+    parsed = email.message_from_string(message.raw_data, policy=policy.default)
+    part = parsed.get_body(preferencelist=("plain", "html"))
+    extra = {name: str(parsed[name]) for name in ("List-Unsubscribe", "List-Unsubscribe-Post") if parsed[name]}
+    return {
+        "id": message.id,
+        "from": message.source,
+        "to": list(message.destinations),
+        "subject": str(parsed["Subject"] or ""),
+        "body": part.get_content() if part is not None else "",
+        "headers": extra,
+    }

@@ -17,6 +17,11 @@ message). Fan-out comes before the EventBridge put, and it is idempotent (a deli
 once), so a record retried after a refused put queues nothing twice. Imported history (items
 marked ``imported: true``) fires nothing.
 
+Alert emails (docs/alerts.md) come from the same events: a low rating or a customer growing
+dissatisfied, for a store with alert addresses, is one message on the alert queue
+(revisit.domain.alerts.fan_out); a retried record queues it again and the sender's markers keep
+it to one email per address.
+
 Imports: Powertools' Logger, Metrics and batch utility; the EventBridge client on the first put,
 and the webhook fan-out (with its DynamoDB and SQS clients) on the first record that may be an
 event; no pydantic, no REST resolver.
@@ -49,9 +54,9 @@ def _fan_out(record: DynamoDBRecord) -> int:
     source = stream.webhook_source(name, record.dynamodb.new_image, record.dynamodb.old_image)
     if source is None:
         return 0
-    from revisit.domain import webhooks  # its clients are made here, on the first event
+    from revisit.domain import alerts, webhooks  # their clients are made here, on the first event
 
-    return webhooks.fan_out(source)
+    return webhooks.fan_out(source) + alerts.fan_out(source)
 
 
 _batch = _Batch()

@@ -8,7 +8,8 @@ from revisit.dal import keys, table
 from revisit.dal.errors import AlreadyExists, NoSuchItem, UnknownWorkspace
 
 # What an owner may change (PATCH /api/stores/{storeSlug}); all but name and timezone absent until set.
-_STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions")
+_STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions",
+                   "alertEmails", "alertMaxRating", "weeklyDigest")  # fmt: skip
 _STORE_FIELDS = ("workspaceId", "slug", *_STORE_SETTINGS, "shopId", "createdAt", "updatedAt")
 
 
@@ -37,6 +38,7 @@ def create_store(
     """
     ws, slug, shop_id = store["workspaceId"], store["slug"], store["shopId"]
     item = {**keys.store(ws, slug), **{k: store[k] for k in _STORE_FIELDS if k in store}}
+    item |= {k: v for k, v in _alert_index(ws, slug, store.get("alertEmails")).items() if v is not None}
     shop: dict[str, Any] = {**keys.shop(shop_id), "workspaceId": ws, "slug": slug}
     extra = []
     if category and channel:
@@ -62,9 +64,10 @@ def update_store(workspace_id: str, slug: str, changes: dict[str, Any], updated_
     fixed = sorted(set(changes) - set(_STORE_SETTINGS))
     if fixed:
         raise ValueError(f"not store settings: {', '.join(fixed)}")
+    index = _alert_index(workspace_id, slug, changes["alertEmails"]) if "alertEmails" in changes else {}
     updated = table.update_fields(
         keys.store(workspace_id, slug),
-        changes,
+        {**changes, **index},
         sets=["updatedAt = :updatedAt"],
         values={":updatedAt": table.value(updated_at)},
         returns="ALL_NEW",
@@ -81,6 +84,31 @@ def store_by_shop_id(shop_id: str) -> dict[str, Any] | None:
     """Shop id -> (workspaceId, slug): one GetItem."""
     item = table.get(keys.shop(shop_id))
     return {"workspaceId": item["workspaceId"], "slug": item["slug"]} if item else None
+
+
+def _alert_index(workspace_id: str, slug: str, alert_emails: list[str] | None) -> dict[str, str | None]:
+    """The store's keys in the alert index (gsi1, ``ALERTSTORES``) while it has alert addresses;
+    None (REMOVE) when it has none. Written in the store's own UpdateItem, so the index and the
+    setting never disagree."""
+    on = bool(alert_emails)
+    entry = keys.alert_store_index(workspace_id, slug)
+    return {"gsi1pk": entry["gsi1pk"] if on else None, "gsi1sk": entry["gsi1sk"] if on else None}
+
+
+def alert_stores(limit: int = 100, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], Any]:
+    """A page of the stores with alert addresses (Query gsi1 pk=ALERTSTORES), and the key to go on
+    from (None on the last page)."""
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "IndexName": keys.GSI1,
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": table.value(keys.ALERT_STORES)},
+        "Limit": limit,
+    }
+    if cursor:
+        req["ExclusiveStartKey"] = cursor
+    resp = table.client.query(**req)
+    return [_public(table.deserialize(i) or {}) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,23 @@ def ensure_workspace(workspace_id: str, name: str | None = None) -> bool:
 
 
 # A store's settings besides its name and time zone (validated by the caller); absent = not set.
-SETTINGS = ("locale", "brandColor", "logoUrl", "reviewPrompt", "questions")
+SETTINGS = ("locale", "brandColor", "logoUrl", "reviewPrompt", "questions", "alertEmails", "alertMaxRating",
+            "weeklyDigest")  # fmt: skip
+# Alert emails (docs/alerts.md): defaults on read, so a store stored before these settings needs
+# no migration - it has no addresses, which means no alerts and no digest.
+ALERT_MAX_RATING_DEFAULT = 2  # an answer of 1 or 2 stars alerts
+WEEKLY_DIGEST_DEFAULT = True  # the digest goes to the alert addresses unless turned off
+
+
+def alert_settings(store: dict[str, Any]) -> tuple[list[str], int, bool]:
+    """(alert addresses, the highest rating that alerts, weekly digest on) of a store."""
+    max_rating = store.get("alertMaxRating")
+    digest = store.get("weeklyDigest")
+    return (
+        list(store.get("alertEmails") or []),
+        int(max_rating) if max_rating is not None else ALERT_MAX_RATING_DEFAULT,
+        bool(digest) if digest is not None else WEEKLY_DIGEST_DEFAULT,
+    )
 
 
 def create_store(
@@ -127,6 +143,7 @@ def settings_view(store: dict[str, Any]) -> dict[str, Any]:
         "logoUrl": store.get("logoUrl"),
         "reviewPrompt": store.get("reviewPrompt"),
         "questions": store.get("questions"),
+        **dict(zip(("alertEmails", "alertMaxRating", "weeklyDigest"), alert_settings(store), strict=True)),
         "shopId": store.get("shopId"),
         "createdAt": store.get("createdAt"),
         "updatedAt": store.get("updatedAt"),

@@ -209,3 +209,12 @@ def unsubscribe_form(t: Text, brand: Brand) -> Page:
     button = escape(t("Unsubscribe"))
     body = f'<h1>{title}</h1><p>{text}</p><form method="post"><button type="submit">{button}</button></form>'
     return _page(200, t, brand, t("Unsubscribe"), body)
+
+
+def alert_unsubscribe_form(t: Text, brand: Brand) -> Page:
+    """The alert emails' unsubscribe page: a confirmation step (a scanner's GET changes nothing)."""
+    title = escape(t("Stop alert emails?"))
+    text = escape(t("This address will get no more alert emails or weekly digests from {store}.", store=brand.name))
+    button = escape(t("Unsubscribe"))
+    body = f'<h1>{title}</h1><p>{text}</p><form method="post"><button type="submit">{button}</button></form>'
+    return _page(200, t, brand, t("Stop alert emails?"), body)

@@ -166,6 +166,27 @@ def _cannot_change(_value: Any) -> Any:
 
 
 PublicHttpsUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048), AfterValidator(public_https)]
+# An address as SES takes it: local@domain, no spaces, quotes, angle brackets or control
+# characters, a domain of dot-separated labels (RFC 5321's 254-character path limit).
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+
+def _email_address(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL_RE.fullmatch(value) or ".." in value:
+        raise ValueError("must be an email address (name@example.com)")
+    return value
+
+
+def _distinct_addresses(value: list[str]) -> list[str]:
+    lowered = [v.lower() for v in value]
+    if len(set(lowered)) != len(lowered):
+        raise ValueError("lists an address twice")
+    return value
+
+
 DisplayName = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_printable)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(known_zone)]
 Locale = Annotated[str, AfterValidator(_supported_locale)]
@@ -175,6 +196,10 @@ QuestionText = Annotated[
 ]
 Fixed = Annotated[Any, AfterValidator(_cannot_change)]
 
+EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(_email_address)]
+# Alert emails (docs/alerts.md): at most 10 addresses; empty = no alerts and no digest.
+AlertEmails = Annotated[list[EmailAddress], Field(max_length=10), AfterValidator(_distinct_addresses)]
+AlertMaxRating = Annotated[int, Field(strict=True, ge=1, le=5)]
 
 class ReviewPrompt(Strict):
     """After a rating of at least ``minRating``, the thank-you page offers the public review ``url``."""
@@ -192,7 +217,8 @@ Questions = create_model(
 )
 
 # The settings a store has besides its slug, in the order the API shows them.
-STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions")
+STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions",
+                  "alertEmails", "alertMaxRating", "weeklyDigest")  # fmt: skip
 
 
 def _settings_dump(model: BaseModel, fields: set[str]) -> dict[str, Any]:
@@ -213,6 +239,13 @@ class StoreSettings(Strict):
     reviewPrompt: ReviewPrompt | None = None
     questions: Questions | None = None  # type: ignore[valid-type]
 
+    alertEmails: AlertEmails | None = Field(
+        default=None, description="who gets alert emails and the weekly digest (at most 10; [] = off)"
+    )
+    alertMaxRating: AlertMaxRating | None = Field(
+        default=None, description="an answer rated at or below this alerts (1-5; default 2)"
+    )
+    weeklyDigest: bool | None = Field(default=None, strict=True, description="the weekly digest (default true)")
 
 class CreateStore(StoreSettings):
     # The slug, as `storeSlug` (the name every other route uses) or `slug` (its older name): one of them.
