@@ -1,6 +1,9 @@
 """Testing the web app's pages in-process (shared by the webapp tests of H4, H5 and H6).
 
-    from tests.webapp_support import WebApp, webapp, signed_in  # noqa: F401  (fixtures)
+    from tests import webapp_support
+    from tests.webapp_support import WebApp, auth, render   # the app's modules, importable from here
+
+    webapp, signed_in = webapp_support.webapp, webapp_support.signed_in   # the fixtures
 
     def test_my_page(signed_in):                     # the world's owner, signed in
         r = signed_in.get("/app/my-page")
@@ -32,7 +35,7 @@ if str(WEBAPP_DIR) not in sys.path:
     sys.path.insert(0, str(WEBAPP_DIR))  # the function's task root: its package ``webapp``
 
 from starlette.testclient import TestClient  # noqa: E402
-from webapp import auth  # noqa: E402
+from webapp import auth, charts, render  # noqa: E402, F401 - for the tests: from tests.webapp_support import auth
 
 TEST_SESSION_KEY = b"unit-test-webapp-session-key"
 auth._secret = functools.cache(lambda: TEST_SESSION_KEY)  # the real one reads Secrets Manager

@@ -13,7 +13,7 @@ app = create_app()
 # REST API (v1) events; the path API Gateway gives is without the stage, and webapp's own
 # middleware puts the stage back as the root path of links (webapp.StagePrefix). No lifespan:
 # nothing to start or stop per container.
-handler = Mangum(app, lifespan="off")
+handler = Mangum(app, lifespan="off", exclude_headers=["content-length"])
 
 
 @logger.inject_lambda_context

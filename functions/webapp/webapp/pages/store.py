@@ -41,7 +41,7 @@ def signal_words(s: dict[str, Any]) -> dict[str, str]:
         "lower": f"Returning customers rate {size} stars lower than first-time customers.",
         "consistent": "Returning customers rate about the same as first-time customers.",
     }[s["direction"]]
-    ci = interval(s["deltaCi95"], 2)
+    ci = f"{signed(s['deltaCi95'][0])} to {signed(s['deltaCi95'][1])}" if s["deltaCi95"] else ""
     delta = f"Difference {signed(s['delta'])} stars" + (f" (95 % interval {ci})" if ci else "") + "."
     sure = "The interval excludes zero: this is unlikely to be chance." if s["significant"] is True else ""
     return {"headline": head, "delta": delta, "detail": " ".join(x for x in (sure, s["note"] or "") if x)}
