@@ -25,6 +25,10 @@ def _filters(q: FeedbackQuery) -> feedback.Filters:
         civ=q.civ,
         source=q.source,
         text=q.q,
+        has_comment=q.hasComment,
+        status=q.status,
+        assignee=q.assignee,
+        tag=q.tag,
     )
 
 

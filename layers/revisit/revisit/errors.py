@@ -52,6 +52,12 @@ class Gone(RevisitError):
     code = "GONE"
 
 
+class PreconditionFailed(RevisitError):
+    """An ``If-Match`` that no longer holds: the resource changed since it was read (HTTP 412)."""
+
+    code = "PRECONDITION_FAILED"
+
+
 class PayloadTooLarge(RevisitError):
     code = "PAYLOAD_TOO_LARGE"
 

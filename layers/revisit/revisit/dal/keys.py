@@ -10,7 +10,7 @@ SK = "sk"
 GSI1 = "gsi1"  # gsi1pk / gsi1sk: look-ups by a secondary identity (order id, tracker lists, ...)
 GSI2 = "gsi2"  # gsi2pk / gsi2sk: a second look-up (civ, ...)
 GSI3 = "gsi3"  # gsi3pk / gsi3sk: workspace-wide time lines
-GSI4 = "gsi4"  # gsi4pk / gsi4sk: the sparse due index of the scheduler
+GSI4 = "gsi4"  # gsi4pk / gsi4sk (keys only): the scheduler's due index; a feedback record by id
 INDEX_KEYS = tuple(f"gsi{n}{part}" for n in range(1, 5) for part in ("pk", "sk"))
 TYPE = "type"  # the item type: what a stream consumer filters on
 HIDDEN = (PK, SK, *INDEX_KEYS, TYPE)  # attributes the data layer never hands out
@@ -100,6 +100,11 @@ def feedback_civ_pk(workspace_id: str, civ: str) -> str:
 
 def feedback_workspace_pk(workspace_id: str) -> str:
     return f"FBWS#{workspace_id}"
+
+
+def feedback_id_pk(workspace_id: str, feedback_id: str) -> str:
+    """gsi4 (keys only) of a feedback record: its id -> its key (the inbox's PATCH and detail page)."""
+    return f"FBID#{workspace_id}#{feedback_id}"
 
 
 # Partner survey trackers (seed 001). Trackers use gsi1 (workspace time line by sendAt), gsi2 (by

@@ -1,4 +1,10 @@
-"""Search and export of feedback, scoped to what the caller's credentials may see."""
+"""Search and export of feedback, scoped to what the caller's credentials may see, and the inbox's
+workflow on each answer: status (new, in progress, resolved), assignee, internal notes, tags.
+
+The workflow is the manager's: it is in search results, exports and the record's own GET/PATCH,
+never in what a customer or a webhook sees (``dal.feedback.public``), and the aggregates never read
+it (they count INSERTs only). A record from before the inbox has no status: it reads as ``new``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from revisit.dal import feedback as dal
-from revisit.domain.auth import Principal
-from revisit.errors import field_error
+from revisit.domain.auth import Kind, Principal
+from revisit.domain.util import iso, new_id, now
+from revisit.domain.workflow import MAX_NOTES, NOTE_MAX_CHARS, STATUSES, normalise_tags
+from revisit.errors import Conflict, NotFound, PreconditionFailed, field_error
 
 MAX_EVALUATED_PER_PAGE = 2_000
 EXPORT_MAX_BYTES = 5_000_000  # Lambda's synchronous response limit is 6 MB; keep a margin.
@@ -20,6 +28,7 @@ BASE_COLUMNS = (
     "id",
     "createdAt",
     *(f for f in dal.PUBLIC_FIELDS if f not in ("id", "createdAt", "workspaceId", "payload")),
+    *dal.INBOX_FIELDS,  # status, assignee, tags ("; " between tags)
 )
 _FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -35,6 +44,10 @@ class Filters:
     civ: str | None = None
     source: str | None = None
     text: str | None = None
+    has_comment: bool | None = None
+    status: str | None = None
+    assignee: str | None = None  # "" = answers nobody is assigned to
+    tag: str | None = None
 
 
 def _query(principal: Principal, f: Filters) -> dal.Query:
@@ -92,6 +105,7 @@ def export(principal: Principal, f: Filters, fmt: str, cursor: str | None = None
     if fmt == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), cursor, len(rows)
     payload_keys = sorted({k for r in rows for k in (r.get("payload") or {})})
+    rows = [{**r, "tags": "; ".join(r["tags"])} if r.get("tags") else r for r in rows]
     out = io.StringIO()
     out.write("\ufeff")  # UTF-8 BOM: spreadsheets then read accents and emoji correctly
     writer = csv.writer(out, lineterminator="\r\n")
@@ -100,3 +114,95 @@ def export(principal: Principal, f: Filters, fmt: str, cursor: str | None = None
         payload = r.get("payload") or {}
         writer.writerow([_cell(r.get(c)) for c in BASE_COLUMNS] + [_cell(payload.get(k)) for k in payload_keys])
     return out.getvalue(), cursor, len(rows)
+
+
+# ------------------------------------------------------------------ the inbox's workflow
+
+
+def author_of(principal: Principal) -> str:
+    """Who wrote a note, when no person is named (the API): the credential that was used."""
+    return "owner" if principal.kind is Kind.OWNER else f"key {principal.key_id}"
+
+
+def _visible(principal: Principal, feedback_id: str) -> dict[str, Any]:
+    """The caller's record with this id; an unknown id and another store's record are the same
+    404 (no way to learn that an id exists elsewhere)."""
+    record = dal.find(principal.workspace_id, feedback_id)
+    if record is None or not principal.can_access_store(record["storeSlug"]):
+        raise NotFound("No feedback with this id.")
+    return record
+
+
+def get(principal: Principal, feedback_id: str) -> dict[str, Any]:
+    """One answer with its workflow (notes oldest first) and ``version``."""
+    return dal.detail(_visible(principal, feedback_id))
+
+
+def update(
+    principal: Principal,
+    feedback_id: str,
+    changes: dict[str, Any],
+    *,
+    note: str | None = None,
+    author: str | None = None,
+    if_match: int | None = None,
+) -> dict[str, Any]:
+    """Change an answer's workflow in one conditional write: ``changes`` holds what the caller sent
+    of ``status``, ``assignee`` (None: nobody) and ``tags`` (the whole set; empty or None: none);
+    ``note`` is appended with its author and time. With ``if_match`` the write happens only if the
+    record is still at that version (else 412); without it, concurrent changes of different fields
+    and concurrent notes are all kept. Answers the record as written."""
+    record = _visible(principal, feedback_id)
+    unknown = set(changes) - {"status", "assignee", "tags"}
+    if unknown:
+        raise field_error(sorted(unknown)[0], "is not a workflow field")
+    if changes.get("status") is not None and changes["status"] not in STATUSES:
+        raise field_error("status", f"must be one of {', '.join(STATUSES)}")
+    if "status" in changes and changes["status"] is None:
+        raise field_error("status", "cannot be null (use new)")
+    stored = dict(changes)
+    if "tags" in stored:
+        try:
+            stored["tags"] = normalise_tags(stored["tags"] or []) or None
+        except ValueError as exc:
+            raise field_error("tags", str(exc)) from None
+    entry = None
+    if note is not None:
+        text = note.strip()
+        if not text or len(text) > NOTE_MAX_CHARS:
+            raise field_error("note", f"must be 1-{NOTE_MAX_CHARS} characters")
+        entry = {"id": new_id(), "author": author or author_of(principal), "at": iso(now()), "text": text}
+    if not stored and entry is None:
+        if if_match is not None and int(record.get("version") or 0) != if_match:
+            raise _stale(record, if_match)
+        return dal.detail(record)
+    try:
+        written = dal.update_workflow(
+            principal.workspace_id,
+            record,
+            stored,
+            note=entry,
+            max_notes=MAX_NOTES,
+            expected_version=if_match,
+            at=iso(now()),
+        )
+    except dal.RecordTooLarge:
+        raise field_error("note", "this answer holds as much text as it can (400 KB): shorten the note") from None
+    except dal.WorkflowConflict as exc:
+        current = exc.current
+        if current is None or current.get("storeSlug") != record["storeSlug"]:
+            raise NotFound("No feedback with this id.") from None
+        if if_match is not None and int(current.get("version") or 0) != if_match:
+            raise _stale(current, if_match) from None
+        if entry is not None and len(current.get("notes") or []) >= MAX_NOTES:
+            raise field_error("note", f"this answer has {MAX_NOTES} notes, the most it keeps") from None
+        raise Conflict("The feedback changed while it was being updated; try again.") from None
+    return dal.detail(written)
+
+
+def _stale(current: dict[str, Any], expected: int) -> PreconditionFailed:
+    version = int(current.get("version") or 0)
+    return PreconditionFailed(
+        f"The feedback is at version {version}, not {expected}: it changed since it was read; read it again.",
+        [{"field": "If-Match", "message": f"the current version is {version}", "type": "stale"}],
+    )

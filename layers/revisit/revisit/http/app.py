@@ -29,6 +29,7 @@ STATUS = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Gone: 410,
+    errors.PreconditionFailed: 412,
     errors.PayloadTooLarge: 413,
 }
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from revisit.domain import locales
+from revisit.domain import workflow as feedback_rules
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -386,6 +387,33 @@ class CreateCampaign(Strict):
     maxUses: Annotated[int, Field(strict=True, ge=1, le=10_000_000)] | None = None
 
 
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if len(value) > 254 or not EMAIL_RE.match(value):
+        raise ValueError("must be an email address")
+    return value.casefold()
+
+
+def _assignee_filter(value: str) -> str:
+    """``none``: answers nobody is assigned to (as ""), else an assignee's email."""
+    return "" if value.casefold() == "none" else _email(value)
+
+
+def _tag(value: str) -> str:
+    return feedback_rules.normalise_tag(value)
+
+
+def _tags(value: list[str]) -> list[str]:
+    return feedback_rules.normalise_tags(value)
+
+
+Email = Annotated[str, AfterValidator(_email)]
+WorkflowStatus = Literal["new", "in_progress", "resolved"]
+Tag = Annotated[str, Field(max_length=200), AfterValidator(_tag)]
+
+
 class FeedbackQuery(Strict):
     storeSlug: StoreSlug | None = None
     from_: DayStart = Field(default=None, alias="from")
@@ -396,6 +424,12 @@ class FeedbackQuery(Strict):
     civ: Civ | None = None
     source: Source | None = None
     q: Name | None = None
+    hasComment: bool | None = None
+    status: WorkflowStatus | None = None
+    assignee: Annotated[str, AfterValidator(_assignee_filter)] | None = Field(
+        default=None, description="an assignee's email, or none: answers nobody is assigned to"
+    )
+    tag: Tag | None = None
     limit: int = Field(default=25, ge=1, le=100)
     cursor: Cursor | None = None
     format: Literal["csv", "jsonl"] = "csv"
@@ -412,3 +446,24 @@ class FeedbackQuery(Strict):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from must not be after to")
         return self
+
+
+class FeedbackPatch(Strict):
+    """PATCH /api/external/feedback/{feedbackId}: only what changes. ``assignee``/``tags`` null
+    (or ``[]``) remove them; ``tags`` is the whole set; ``note`` appends one internal note."""
+
+    status: WorkflowStatus | None = None
+    assignee: Email | None = None
+    tags: Annotated[list[str], Field(max_length=200), AfterValidator(_tags)] | None = None
+    note: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+
+    @field_validator("status", "note", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The workflow fields the caller sent (None: remove)."""
+        return {k: getattr(self, k) for k in ("status", "assignee", "tags") if k in self.model_fields_set}
