@@ -380,6 +380,46 @@ def _post_rows(url: str, headers: dict[str, str], body: str) -> tuple[int, Any]:
             return exc.code, {"error": {"message": text, "details": []}}
 
 
+def _api_headers(args: argparse.Namespace) -> dict[str, str]:
+    key = args.key or os.environ.get("REVISIT_API_KEY")
+    if args.owner_token:
+        if not args.workspace_id:
+            raise SystemExit("error: --owner-token needs --workspace-id")
+        return {"Authorization": f"Bearer {args.owner_token}", "x-workspace-id": args.workspace_id}
+    if key:
+        return {"x-api-key": key}
+    raise SystemExit("error: pass an API key (--key or REVISIT_API_KEY) or --owner-token and --workspace-id")
+
+
+def _customer(args: argparse.Namespace) -> int:
+    """export-customer: GET /api/external/customers/{civ}?storeSlug=; forget: DELETE it (both print
+    the API's JSON answer; a DELETE repeated after an interruption finishes the erasure)."""
+    from urllib.parse import quote, urlencode
+
+    base_url = (args.url or args.base_url or _stack_info(args)["baseUrl"]).rstrip("/")
+    method = "GET" if args.command == "export-customer" else "DELETE"
+    url = f"{base_url}/api/external/customers/{quote(args.civ, safe='')}?{urlencode({'storeSlug': args.store})}"
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - the operator's URL
+    for name, value in _api_headers(args).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:  # noqa: S310
+            answer = json.loads(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        text = exc.read().decode(errors="replace")
+        try:
+            message = json.loads(text)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = text
+        print(f"error: {method} {args.civ} at {args.store}: {exc.code} {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: the API at {base_url} did not answer ({exc})", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     """POST the file's rows in requests of 1,000 (progress on stderr), recording after each request
     how far it got in the state file, so a second run resumes there (the endpoint stores a row
@@ -537,6 +577,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace-id", help="with --owner-token")
     p.add_argument("--url", help="the API's base URL (default: the running local stack's)")
     p.add_argument("--state", help="the state file (default: FILE.import-state.json)")
+
+    for name, help_ in (
+        ("export-customer", "a customer's data at a store (an access request): everything held about the civ"),
+        ("forget", "erase a customer at a store (an erasure request): every item, every aggregate adjusted"),
+    ):
+        p = command(name, help_)
+        p.add_argument("--civ", required=True, help="the customer's civ (customer id) at the store")
+        p.add_argument("--store", required=True, help="the store's slug")
+        p.add_argument("--key", help="an API key of the workspace or of that store (default: $REVISIT_API_KEY)")
+        p.add_argument("--owner-token", help="or the owner token (with --workspace-id)")
+        p.add_argument("--workspace-id", help="with --owner-token")
+        p.add_argument("--url", help="the API's base URL (default: the running local stack's)")
     return parser
 
 
@@ -544,6 +596,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "import":
         return _import(args)
+    if args.command in ("export-customer", "forget"):
+        return _customer(args)
     if args.command in LOCAL_ONLY:
         if args.table:
             raise SystemExit(f"error: {args.command} works on the local stack only: leave out --table")

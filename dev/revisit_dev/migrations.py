@@ -39,6 +39,7 @@ from typing import Any
 
 from revisit import hashing
 from revisit.dal import keys, table
+from revisit.dal import purchases as purchases_dal
 from revisit.dal.errors import ConditionFailed
 
 DEVICE_LIFETIME_SECONDS = 365 * 86400  # revisit.domain.nps.DEVICE_LIFETIME
@@ -131,6 +132,7 @@ def _purchases(item: dict[str, Any], dry_run: bool) -> bool:
     if record.get("purchasedAt"):
         record["purchasedAt"] = four_digit_year(record["purchasedAt"])
     new = {**record, **keys.purchase(ws, store, pid), "gsi1pk": keys.purchase_id_pk(ws, pid), "gsi1sk": store}
+    new |= purchases_dal.customer_keys(new)  # migration 0009's customer index, as the new code writes it
     return _move(item, new)
 
 
@@ -534,6 +536,48 @@ def _hours(item: dict[str, Any], dry_run: bool) -> bool:
     )
 
 
+def _customer_keys(item: dict[str, Any], index: str, wanted: dict[str, str], dry_run: bool) -> bool:
+    """Add the customer access path (``index``'s keys ``wanted``) to an item that lacks it,
+    conditional on it still lacking it (a second run or the new code writing it: nothing twice)."""
+    if not wanted or item.get(f"{index}pk") == wanted[f"{index}pk"]:
+        return False
+    if dry_run:
+        return True
+    try:
+        table.update(
+            {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+            f"SET {index}pk = :pk, {index}sk = :sk",
+            condition=f"attribute_exists(pk) AND attribute_not_exists({index}pk)",
+            values={":pk": table.value(wanted[f"{index}pk"]), ":sk": table.value(wanted[f"{index}sk"])},
+        )
+        return True
+    except ConditionFailed:
+        return False
+
+
+def _purchase_customers(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "purchase" or item[keys.SK] != keys.META or "storeSlug" not in item:
+        return False
+    return _customer_keys(item, "gsi2", purchases_dal.customer_keys(item), dry_run)
+
+
+def _review_customers(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "nps_review" or not item.get("civ"):
+        return False
+    pk = keys.nps_customer_pk(item["workspaceId"], item["storeSlug"], item["civ"])
+    return _customer_keys(item, "gsi3", {"gsi3pk": pk, "gsi3sk": item[keys.SK]}, dry_run)
+
+
+def _token_customers(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "token" or item[keys.SK] != keys.META:
+        return False
+    civ = (item.get("payload") or {}).get("civ")
+    if not isinstance(civ, str) or not civ:
+        return False
+    pk = keys.token_customer_pk(item["workspaceId"], item["storeSlug"], civ)
+    return _customer_keys(item, "gsi1", {"gsi1pk": pk, "gsi1sk": f"TOKEN#{item['token']}"}, dry_run)
+
+
 MIGRATIONS = (
     Migration("0001-purchases-by-store", "purchases keyed by store; contact as keyed hashes", "PURCHASE#", _purchases),
     Migration("0002-idempotency-by-store", "Idempotency-Key records keyed by store", "IDEM#", _idempotency),
@@ -555,6 +599,10 @@ MIGRATIONS = (
     ),
     Migration("0007-feedback-by-id", "feedback records found by their id (the inbox)", "FB#", _feedback_by_id),
     Migration("0008-hour-counters", "hour counters of every day (the series of the store's calendar)", "AGG#", _hours),
+    # A customer's data found by keys (access and erasure, revisit.domain.privacy): no Scan.
+    Migration("0009-customer-purchases", "a store's purchases by customer id (gsi2)", "PURCHASE#", _purchase_customers),
+    Migration("0009-customer-reviews", "a store's NPS reviews by loyalty_id (gsi3)", "NPS#", _review_customers),
+    Migration("0009-customer-tokens", "a store's tokens by their payload's civ (gsi1)", "TOKEN#", _token_customers),
 )
 
 

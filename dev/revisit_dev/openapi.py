@@ -100,6 +100,11 @@ SHAPES: dict[str, dict[str, Any]] = {
         logoUrl=_s(nullable=True),
         reviewPrompt={"type": ["object", "null"]},
         questions={"type": ["object", "null"]},
+        alertEmails={"type": "array", "items": _s("email"), "maxItems": 10,
+                     "description": "who gets alert emails and the weekly digest ([] = off)"},  # fmt: skip
+        alertMaxRating={"type": "integer", "minimum": 1, "maximum": 5,
+                        "description": "an answer rated at or below this alerts (default 2)"},  # fmt: skip
+        weeklyDigest={"type": "boolean", "description": "the weekly digest to the alert addresses (default true)"},
         shopId=_s(nullable=True),
         createdAt=_s(nullable=True),
         updatedAt=_s(nullable=True),
@@ -396,6 +401,8 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "POST /s/{token}": (HTML, {"type": "string"}),
     "GET /u/{token}": (HTML, {"type": "string"}),
     "POST /u/{token}": (HTML, {"type": "string"}),
+    "GET /alerts/unsubscribe/{alertToken}": (HTML, {"type": "string"}),
+    "POST /alerts/unsubscribe/{alertToken}": (HTML, {"type": "string"}),
     "POST /api/external/token": (JSON, _ref("Token")),
     "POST /partners/survey-tracker/generate": (JSON, _items(_ref("Tracker"), created={"type": "integer"})),
     "GET /partners/survey-tracker": (JSON, _ref("Tracker")),
@@ -436,6 +443,29 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "GET /docs": (HTML, {"type": "string"}),
     "GET /docs/{asset}": ("text/javascript", {"type": "string"}),
+    "GET /api/external/customers/{civ}": (
+        JSON,
+        _obj(
+            ("civ", "storeSlug", "feedback", "npsReviews", "trackers", "tokens", "purchases", "unsubscribes",
+             "loyalty", "erasure"),
+            civ=_s(), storeSlug=_s(), feedback={"type": "array", "items": _ref("Feedback")},
+            npsReviews={"type": "array", "items": {"type": "object"}},
+            trackers={"type": "array", "items": {"type": "object"}},
+            tokens={"type": "array", "items": {"type": "object"}, "description": "without the token values"},
+            purchases={"type": "array", "items": {"type": "object"}},
+            unsubscribes={"type": "array", "items": {"type": "object"}},
+            loyalty={"type": "object", "description": "the aggregator's state: customer, daysWithVisits, watchList"},
+            erasure={"type": ["object", "null"], "description": "erasedAt and status of an earlier erasure"},
+        ),  # fmt: skip
+    ),
+    "DELETE /api/external/customers/{civ}": (
+        JSON,
+        _obj(
+            ("storeSlug", "erasedAt", "deleted", "aggregates"),
+            storeSlug=_s(), erasedAt=_s(), deleted={"type": "object", "description": "items deleted, by kind"},
+            aggregates={"type": "object", "description": "transactions, visitsSubtracted, recordsClaimed"},
+        ),  # fmt: skip
+    ),
     "POST /partners/survey-tracker/list": (
         JSON,
         _items(_ref("Tracker"), page=_n(integer=True), limit=_n(integer=True), hasMore={"type": "boolean"}),
@@ -445,8 +475,11 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}
 PATH_PARAMETERS = {  # what each path parameter looks like (anything else cannot name a resource: 404)
     "token": {"type": "string", "pattern": "^tkn_[A-Za-z0-9]{22}$", "description": "a survey link's token"},
+    "alertToken": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,256}\\.[0-9a-f]{32}$",
+                   "description": "an alert email's unsubscribe token"},  # fmt: skip
     "storeSlug": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
     "kind": {"enum": ["categories", "channels"]},
+    "civ": {"type": "string", "minLength": 1, "maxLength": 256, "description": "the customer's civ at the store"},
     "feedbackId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$", "description": "an answer's id"},
     "asset": {"enum": ["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"]},
 }
@@ -458,6 +491,9 @@ EXTRA_MEDIA = {
 
 # "METHOD /path" -> one line on what the operation does (a handler's docstring, when it has one, wins)
 SUMMARIES = {
+    "GET /api/external/customers/{civ}": "A customer's data at a store (access request): answers, reviews, trackers, "
+    "tokens, purchases, opt-out, loyalty state",
+    "DELETE /api/external/customers/{civ}": "Erase a customer at a store: every item, every aggregate adjusted exactly",
     "POST /api/stores": "Create a store (`storeSlug`; `slug` is its deprecated older name) with any settings",
     "GET /api/stores": "The workspace's stores",
     "GET /api/stores/{storeSlug}": "A store's settings: name, timezone, locale, branding, review prompt, questions",
@@ -496,6 +532,8 @@ SUMMARIES = {
     "GET /r/{token}": "A tracker's link: counts the click, redirects to the survey page",
     "GET /u/{token}": "Unsubscribe page (a confirmation step)",
     "POST /u/{token}": "Unsubscribe",
+    "GET /alerts/unsubscribe/{alertToken}": "Alert emails' unsubscribe page (a confirmation step)",
+    "POST /alerts/unsubscribe/{alertToken}": "Stop alert emails and digests (also RFC 8058 one-click)",
     "GET /nps/categories": "Seed 002: the shop's active NPS categories",
     "GET /nps/channels": "Seed 002: the shop's active NPS channels",
     "GET /nps/init": "Seed 002: a device id (`did`) for a kiosk or app",
@@ -762,11 +800,11 @@ def _operation(op: dict[str, Any], refs: dict[Any, dict[str, Any]], defs: dict[s
 
         optional = all(every_field_optional(m) for m in op["body"])  # what body() itself decides
         out["requestBody"] = {"required": not optional, "content": {JSON: content}}
-    elif op["method"] == "post" and op["path"] in ("/s/{token}", "/u/{token}"):
+    elif op["method"] == "post" and op["path"] in ("/s/{token}", "/u/{token}", "/alerts/unsubscribe/{alertToken}"):
         form = _obj(
             ("rating",), rating={"enum": ["1", "2", "3", "4", "5"]}, comment={"type": "string", "maxLength": 2000}
         )
-        if op["path"] == "/u/{token}":
+        if op["path"] != "/s/{token}":
             form = {"type": "object"}
         out["requestBody"] = {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": form}}}
     kinds = list(dict.fromkeys(op["kinds"]))

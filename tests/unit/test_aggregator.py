@@ -301,14 +301,15 @@ def dynamodb_calls():
 
 
 def test_dynamodb_calls_per_record(table, stream, dynamodb_calls):
-    """Identified: 1 GetItem + 1 TransactWriteItems. Anonymous: 1 TransactWriteItems.
+    """Identified: 1 GetItem + 1 TransactWriteItems, and a customer's first visit 1 GetItem more
+    (the erasure tombstone, revisit.domain.privacy). Anonymous: 1 TransactWriteItems.
     A redelivery costs the same and changes nothing (its transaction is cancelled)."""
     identified = [fb(f"C{i}", f"2026-03-01T09:0{i}:00.000Z", 4) for i in range(5)]
     repeat = [fb(f"C{i}", f"2026-03-02T09:0{i}:00.000Z", 2) for i in range(5)]
     anonymous = [fb(None, f"2026-03-01T10:0{i}:00.000Z", 3) for i in range(5)]
     r1, r2, r3 = (write_and_read(stream, group) for group in (identified, repeat, anonymous))
 
-    for records, expected in ((r1, {"GetItem": 5, "TransactWriteItems": 5}),
+    for records, expected in ((r1, {"GetItem": 10, "TransactWriteItems": 5}),
                               (r2, {"GetItem": 5, "TransactWriteItems": 5}),
                               (r3, {"TransactWriteItems": 5}),
                               (r1 + r3, {"GetItem": 5, "TransactWriteItems": 10})):  # fmt: skip

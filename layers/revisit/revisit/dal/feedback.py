@@ -301,3 +301,13 @@ def search_page(
         if len(items) >= limit or evaluated >= max_evaluated:
             return items, cursors.encode(last)
         req["ExclusiveStartKey"] = last
+
+
+def of_customer(workspace_id: str, store_slug: str, civ: str) -> list[dict[str, Any]]:
+    """Every feedback record of ``civ`` at one store, oldest first, as stored (with its keys: the
+    erasure deletes them by key): the civ index (gsi2 ``FBCIV#``) filtered on the store."""
+    pk = keys.feedback_civ_pk(workspace_id, civ)
+    req = table.range_query("gsi2pk", "gsi2sk", pk, "0", table.SK_MAX, index="gsi2")
+    req["FilterExpression"] = "storeSlug = :store"
+    req["ExpressionAttributeValues"][":store"] = table.value(store_slug)
+    return table.query_all(**req)

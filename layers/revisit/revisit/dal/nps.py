@@ -154,6 +154,8 @@ def put_review(review: dict[str, Any]) -> None:
     sort = item[keys.SK]
     item["gsi1pk"], item["gsi1sk"] = keys.nps_channel_pk(ws, store, review["channel"]), sort
     item["gsi2pk"], item["gsi2sk"] = keys.nps_category_pk(ws, store, review["category"]), sort
+    if review.get("civ"):  # the customer's reviews: access and erasure
+        item["gsi3pk"], item["gsi3sk"] = keys.nps_customer_pk(ws, store, review["civ"]), sort
     table.put_new(item, AlreadyExists)
 
 
@@ -194,3 +196,10 @@ def reviews_page(q: ReviewQuery, limit: int, cursor: str | None) -> tuple[list[d
         if len(out) >= limit:
             return out, cursors.encode(last)
         req["ExclusiveStartKey"] = last
+
+
+def reviews_of_customer(workspace_id: str, store_slug: str, civ: str) -> list[dict[str, Any]]:
+    """The store's reviews with this loyalty_id (gsi3 ``NPSCIV#``), oldest first, as stored
+    (with their keys: the erasure deletes them by key)."""
+    pk = keys.nps_customer_pk(workspace_id, store_slug, civ)
+    return table.query_all(**table.range_query("gsi3pk", "gsi3sk", pk, "0", table.SK_MAX, index=keys.GSI3))

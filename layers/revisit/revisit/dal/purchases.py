@@ -26,7 +26,16 @@ def to_item(purchase: dict[str, Any]) -> dict[str, Any]:
         **purchase,
         "gsi1pk": keys.purchase_id_pk(ws, pid),
         "gsi1sk": store,
+        **customer_keys(purchase),
     }
+
+
+def customer_keys(purchase: dict[str, Any]) -> dict[str, str]:
+    """gsi2 of a purchase with a customer id: the store's purchases of one customer."""
+    if not purchase.get("customerId"):
+        return {}
+    pk = keys.purchase_customer_pk(purchase["workspaceId"], purchase["storeSlug"], str(purchase["customerId"]))
+    return {"gsi2pk": pk, "gsi2sk": str(purchase["purchaseId"])}
 
 
 def create(purchase: dict[str, Any]) -> bool:
@@ -60,3 +69,16 @@ def stores_of(workspace_id: str, purchase_id: str, limit: int = 2) -> list[str]:
         Limit=limit,
     )
     return [i["gsi1sk"]["S"] for i in resp.get("Items", [])]
+
+
+def of_customer(workspace_id: str, store_slug: str, customer_id: str) -> list[dict[str, Any]]:
+    """The store's purchases of one customer (gsi2 ``PURCUS#``): one Query."""
+    items = table.query_all(
+        TableName=table.TABLE,
+        IndexName=keys.GSI2,
+        KeyConditionExpression="gsi2pk = :pk",
+        ExpressionAttributeValues={
+            ":pk": table.value(keys.purchase_customer_pk(workspace_id, store_slug, customer_id))
+        },
+    )
+    return [r for r in (table.plain(i) for i in items) if r is not None]

@@ -18,6 +18,10 @@ EXPIRES = "expiresEpoch"  # the record field the expiry attributes are read into
 def to_item(token: dict[str, Any]) -> dict[str, Any]:
     record = {k: v for k, v in token.items() if k != EXPIRES}
     item = {**keys.token(token["token"]), keys.TYPE: "token", **record}
+    civ = (token.get("payload") or {}).get("civ")
+    if isinstance(civ, str) and civ:  # the customer's tokens: access and erasure (gsi1)
+        item["gsi1pk"] = keys.token_customer_pk(token["workspaceId"], token["storeSlug"], civ)
+        item["gsi1sk"] = f"TOKEN#{token['token']}"
     if token.get(EXPIRES) is not None:
         item[keys.TTL if token["kind"] == "one_time" else keys.VALID_UNTIL] = token[EXPIRES]
     return item
@@ -184,3 +188,15 @@ def get_submit_idempotency(token_value: str, key_hash: str, now_epoch: int) -> d
     if not item or item.get(keys.TTL, 0) <= now_epoch:
         return None
     return table.plain(item, (*keys.HIDDEN, keys.TTL))
+
+
+def of_customer(workspace_id: str, store_slug: str, civ: str) -> list[dict[str, Any]]:
+    """The store's tokens whose payload names ``civ`` (gsi1 ``TOKCIV#``), as records: one Query."""
+    pk = keys.token_customer_pk(workspace_id, store_slug, civ)
+    items = table.query_all(
+        TableName=table.TABLE,
+        IndexName=keys.GSI1,
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": table.value(pk)},
+    )
+    return [r for r in (_record(i) for i in items) if r is not None]

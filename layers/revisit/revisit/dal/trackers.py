@@ -374,3 +374,15 @@ def settle(
         return True
     except ConditionFailed:
         return False
+
+
+def of_customer(workspace_id: str, store_slug: str, customer_id: str) -> list[dict[str, Any]]:
+    """The store's trackers of one customer, as stored (gsi3 ``TRKCUS#`` filtered on the store)."""
+    pk = keys.tracker_customer_pk(workspace_id, customer_id)
+    req = _with_store(_range_query(keys.GSI3, pk, None, None), store_slug)
+    return table.query_all(**req)
+
+
+def unique_key(tracker: dict[str, Any]) -> dict[str, str]:
+    """The key of a tracker's uniqueness item (one tracker per survey and purchase)."""
+    return keys.tracker_unique(tracker["workspaceId"], tracker["surveyId"], tracker["purchaseId"])

@@ -32,3 +32,9 @@ def any_of(workspace_id: str, store: str, identities: list[tuple[str, str]]) -> 
     if unprocessed:  # throttled: check those one by one, consistently
         return any(table.get(table.deserialize(k)) for k in unprocessed)
     return False
+
+
+def of_customer(workspace_id: str, store: str, customer_id: str) -> list[dict[str, Any]]:
+    """The store's opt-out of this customer id, as stored (one GetItem): 0 or 1 item."""
+    item = table.get(keys.unsubscribe(workspace_id, store, "CUS", customer_id))
+    return [item] if item else []

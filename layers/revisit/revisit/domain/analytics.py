@@ -19,14 +19,16 @@ import time
 from bisect import bisect_right
 from calendar import monthrange
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from revisit import hashing
 from revisit.dal import analytics as dal
+from revisit.dal import privacy as privacy_dal
 from revisit.dal import stream
 from revisit.dal.errors import InvalidRecord
 from revisit.domain import stats, workspaces
@@ -164,12 +166,42 @@ def apply_record(event_name: str | None, image: Mapping[str, Any]) -> Outcome:
     return apply_visit(visit)
 
 
+def erasure_hash(workspace_id: str, store_slug: str, civ: str) -> str:
+    """The keyed hash an erased customer's tombstone is keyed by (revisit.domain.privacy)."""
+    return hashing.keyed_hash(f"erased-customer|{workspace_id}|{store_slug}|{civ}")
+
+
+def _erased_at(visit: Visit, state: Mapping[str, Any] | None) -> str | None:
+    """When this customer was last erased at the store, or None. A state remembers it (a customer
+    who came back after an erasure); without a state, the tombstone says (one more GetItem, for a
+    customer's first visit only). An erasure still running: the record is retried later."""
+    if state is not None:
+        return state.get("erasedAt")
+    assert visit.civ is not None
+    tombstone = privacy_dal.get_tombstone(
+        visit.workspace_id, visit.store_slug, erasure_hash(visit.workspace_id, visit.store_slug, visit.civ)
+    )
+    if tombstone is None:
+        return None
+    if tombstone.get("status") != "done":
+        raise RuntimeError(f"the customer of {visit.id} is being erased; the record is retried")
+    return str(tombstone["erasedAt"])
+
+
 def apply_visit(visit: Visit) -> Outcome:
-    """One GetItem (the customer's state) and one TransactWriteItems; more only on contention."""
+    """One GetItem (the customer's state) and one TransactWriteItems; more only on contention (and
+    a customer's first visit reads the erasure tombstone, revisit.domain.privacy). A record of an
+    erased customer created at or before the erasure is skipped: it never brings them back."""
     for attempt in range(MAX_ATTEMPTS):
         state = dal.get_customer(visit.workspace_id, visit.store_slug, visit.civ) if visit.civ else None
+        erased_at = _erased_at(visit, state) if visit.civ else None
+        if erased_at is not None and visit.at <= erased_at:
+            return Outcome.SKIPPED
+        change = plan(state, visit, now())
+        if erased_at is not None and state is None and change.customer is not None:
+            change = replace(change, customer={**change.customer, "erasedAt": erased_at})
         try:
-            dal.apply(plan(state, visit, now()))
+            dal.apply(change)
         except dal.AlreadyApplied:
             return Outcome.DUPLICATE
         except dal.Contention:
