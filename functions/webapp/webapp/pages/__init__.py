@@ -17,6 +17,9 @@ PAGE_MODULES = [
     "login",
     "overview",
     "store",
+    "setup",
+    "people",
+    "signin",
 ]
 
 

@@ -52,6 +52,8 @@ NOTICES = {
 def member(request: Request) -> users.Member:
     """The signed-in member (role and stores as of at most 5 s ago); 303 to sign-in when none."""
     me = auth.current(request)
+    if isinstance(me.member, users.Member):
+        return me.member
     if me.kind == "user":
         found = users.resolve_session(me.workspace_id, me.user_id or "")
         if found is None:

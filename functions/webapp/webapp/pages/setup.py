@@ -41,9 +41,11 @@ nav = [("Setup", "/app/setup", None)]
 
 LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "nl": "Dutch",
              "pt": "Portuguese"}  # fmt: skip
-TIME_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))) + ["UTC"]
+TIME_ZONES = [*sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))), "UTC"]
 SENDING_TYPES = [("email", "Email"), ("sms", "Text message (SMS)"), ("whatsapp", "WhatsApp"),
                  ("external", "External (a partner sends the link)")]  # fmt: skip
+SURVEY_DEFAULTS = {"name": "", "sendingType": "email", "delayMinutes": "60", "maxResends": "0",
+                   "resendDelayMinutes": "", "linkValidDays": "", "newReviewLink": "", "active": True}  # fmt: skip
 NPS_KINDS = {"categories": "category", "channels": "channel"}
 NPS_TEXTS = [(f"{who}_{what}", f"{label} {words}") for who, label in
              (("promoter", "Promoters (9-10):"), ("passive", "Passives (7-8):"), ("detractor", "Detractors (1-6):"))
@@ -222,7 +224,9 @@ def _survey_form(form: FormData, creating: bool) -> dict[str, Any]:
 
 def _surveys_page(request: Request, me: users.Member, slug: str, status: int = 200, **ctx: Any) -> Response:
     store = _store_of(me, slug)
-    items = surveys.list_surveys(me.principal(slug), slug)
+    fields = ("surveyId", "name", "sendingType", "delayMinutes", "maxResends", "resendDelayMinutes", "linkValidDays",
+              "newReviewLink", "active")  # fmt: skip
+    items = [{f: s.get(f) for f in fields} for s in surveys.list_surveys(me.principal(slug), slug)]
     return render(
         request,
         "surveys_setup.html",
@@ -233,8 +237,7 @@ def _surveys_page(request: Request, me: users.Member, slug: str, status: int = 2
             "sending_types": SENDING_TYPES,
             "errors": {},
             "error_survey": None,
-            "values": {"name": "", "sendingType": "email", "delayMinutes": "60", "maxResends": "0",
-                       "resendDelayMinutes": "", "linkValidDays": "", "newReviewLink": "", "active": True},  # fmt: skip
+            "values": dict(SURVEY_DEFAULTS),
             "notice": _notice(request),
             "section": "surveys",
             **ctx,
@@ -258,7 +261,8 @@ async def create_survey(request: Request) -> Response:
     try:
         spec = _valid(CreateSurvey, {**data, "storeSlug": slug}).model_dump(mode="json", exclude_none=True)
     except errors.ValidationFailed as exc:
-        values = {k: v for k, v in form.items() if isinstance(v, str)} | {"active": form.get("active") == "on"}
+        typed = {k: text(form, k) for k in SURVEY_DEFAULTS if k != "active"}
+        values = {**SURVEY_DEFAULTS, **typed, "active": form.get("active") == "on"}
         return _surveys_page(request, me, slug, 400, errors=field_errors(exc), values=values)
     created = surveys.create_survey(me.principal(slug), spec)
     details = {k: v for k, v in spec.items() if k != "storeSlug"}
@@ -295,6 +299,14 @@ async def update_survey(request: Request) -> Response:
 # ------------------------------------------------------------------ NPS categories and channels
 
 
+def _nps_item(item: dict[str, Any], category: bool) -> dict[str, Any]:
+    out = {"id": item.get("id"), "code": item["code"], "name": item.get("name") or item["code"],
+           "active": item.get("active", True)}  # fmt: skip
+    if category:
+        out |= {name: item.get(name) or "" for name, _ in NPS_TEXTS}
+    return out
+
+
 def _nps_page(request: Request, me: users.Member, slug: str, status: int = 200, **ctx: Any) -> Response:
     store = _store_of(me, slug)
     principal = me.principal(slug)
@@ -303,8 +315,8 @@ def _nps_page(request: Request, me: users.Member, slug: str, status: int = 200, 
         "nps_setup.html",
         {
             "store": store,
-            "categories": nps.list_config(principal, slug, "category"),
-            "channels": nps.list_config(principal, slug, "channel"),
+            "categories": [_nps_item(i, True) for i in nps.list_config(principal, slug, "category")],
+            "channels": [_nps_item(i, False) for i in nps.list_config(principal, slug, "channel")],
             "texts": NPS_TEXTS,
             "editable": me.can_set_up(slug),
             "errors": {},
@@ -383,8 +395,9 @@ async def update_nps(request: Request) -> Response:
 
 
 def _keys_page(request: Request, me: users.Member, status: int = 200, **ctx: Any) -> Response:
-    keys = credentials.list_keys(me.workspace_id)
-    keys.sort(key=lambda k: (bool(k.get("revokedAt")), k["createdAt"]), reverse=False)
+    fields = ("keyId", "kind", "scope", "storeSlug", "prefix", "label", "createdAt", "revokedAt")
+    keys = [{f: k.get(f) for f in fields} for k in credentials.list_keys(me.workspace_id)]
+    keys.sort(key=lambda k: (bool(k["revokedAt"]), k["createdAt"] or ""))
     return render(
         request,
         "keys.html",
