@@ -304,3 +304,10 @@ def test_the_audit_log_records_who_what_when_newest_first_in_pages(world, owner,
         users.audit_page(owner, cursor="bm9wZQ")
     foreign = users.member_of_principal(Principal(world.foreign_workspace_id, Kind.OWNER, "workspace", None, "k"))
     assert users.audit_page(foreign)["items"] == []
+
+
+def test_a_sign_in_token_never_reaches_a_log_line():
+    from revisit.observability import redact
+
+    token = "sil_" + "Ab1" * 14 + "x"
+    assert redact(f"POST /app/signin token={token}") == "POST /app/signin token=sil_…"

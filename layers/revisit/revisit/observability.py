@@ -27,8 +27,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 __all__ = ["MetricUnit", "logger", "metrics", "redact"]
 
 _TOKEN = re.compile(r"tkn_([A-Za-z0-9]{4})[A-Za-z0-9]+")
-# Owner tokens (nk_live_), API keys (nk_), partner secrets (sk_): the prefix stays, nothing of the secret.
-_SECRET = re.compile(r"\b(nk_live_|nk_|sk_)[A-Za-z0-9]{8,}")
+# Owner tokens (nk_live_), API keys (nk_), partner secrets (sk_), web app sign-in links (sil_): the
+# prefix stays, nothing of the secret.
+_SECRET = re.compile(r"\b(nk_live_|nk_|sk_|sil_)[A-Za-z0-9]{8,}")
 # A shop secret has no prefix: it is recognised by its name (query string, JSON, or a Python repr).
 _NAMED = re.compile(
     r"""(shop_secret|shopSecret|apiSecret|x-api-secret|x-api-key)(["']?\s*[:=]\s*\[?\s*["']?)[^"'&\s,}\[\]]+""",
