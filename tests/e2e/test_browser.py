@@ -216,7 +216,8 @@ def _store_setup(stack, language: str, scenario: dict) -> dict:
     slug = f"browser-{language}"
     creds = stack.bootstrap("4000", slug)
     owner = stack.owner_headers(creds)
-    prompt = {"reviewPrompt": {"minRating": 4, "url": REVIEW_URL}, "brandColor": BRANDS[language]}
+    prompt = {"reviewPrompt": {"minRating": 4, "url": REVIEW_URL}, "brandColor": BRANDS[language],
+              "alertEmails": [f"manager-{language}@example.com"]}  # fmt: skip
     patched = stack.request("PATCH", f"/api/stores/{slug}", headers=owner, json=prompt | scenario["store"])
     assert patched.status_code == 200, patched.text
     survey = {"storeSlug": slug, "name": "Receipt QR", "sendingType": "external"}
@@ -369,6 +370,25 @@ def test_a_customer_answers_by_keyboard_without_javascript(stack, axe_source, la
         _keys(driver, Keys.ENTER)
         _wait_h1(driver, u("Unsubscribed"))
         pages.check("unsubscribed", scenario["unsubscribe"])
+
+        # 8. the store's alert emails (step 5's 2 stars; docs/alerts.md): their unsubscribe page, in
+        # the store's language, by keyboard, then done
+        a = i18n.text(scenario["store"].get("locale", "en"))
+        manager, deadline, mails = f"manager-{language}@example.com", time.monotonic() + 45, []
+        while not mails and time.monotonic() < deadline:
+            outbox = stack.request("GET", "/_local/outbox").json()["emails"]
+            mails = [m for m in outbox if manager in m["to"] and "List-Unsubscribe" in m.get("headers", {})]
+            time.sleep(0.25)
+        assert mails, f"no alert email to {manager}"
+        driver.get(mails[0]["headers"]["List-Unsubscribe"].strip("<>"))
+        _wait_h1(driver, a("Stop alert emails?"))
+        assert NAMES[language] in driver.page_source
+        pages.check("alert-unsubscribe", a.language)
+        _keys(driver, Keys.TAB)
+        assert _active(driver).get_attribute("type") == "submit"
+        _keys(driver, Keys.ENTER)
+        _wait_h1(driver, a("Unsubscribed"))
+        pages.check("alert-unsubscribed", a.language)
         driver.get(SCRIPT_PROBE)
         assert driver.title == "off", "JavaScript came on during the customer's flow"
     finally:
