@@ -394,8 +394,45 @@ def test_the_scheduled_run_goes_through_the_handler(world, stream):
     _aggregate(stream)
     event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
     report = function("alerts").lambda_handler(event, Context())
-    assert report["stores"] == 1 and report["sent"] + report.get("alreadySent", 0) >= 0
-    assert function("alerts").lambda_handler(event, Context()).get("sent", 0) == 0  # same week: once
+    assert (report["stores"], report["sent"]) == (1, 1)  # last week's digest (now: the real clock)
+    again = function("alerts").lambda_handler(event, Context())
+    assert (again["sent"], again["alreadySent"]) == (0, 1)  # same week: once
+    assert len(sent_to("boss@example.com")) == 1
+
+
+def test_a_store_whose_digest_raises_stops_no_other(world, stream, monkeypatch):
+    from revisit.domain import alerts
+
+    patch_store(world, {"alertEmails": ["boss@example.com"]})
+    patch_store(world, {"alertEmails": ["baker@example.com"]}, store=world.other_store)
+    real = alerts.summary
+
+    def broken(store, start, end):
+        if store["slug"] == world.store:
+            raise RuntimeError("the aggregates could not be read")
+        return real(store, start, end)
+
+    monkeypatch.setattr(alerts, "summary", broken)
+    with pytest.raises(alerts.NotSent) as failed:
+        alerts.run_digests(at=WEEK_AFTER)
+    assert failed.value.report["failedStores"] == [f"{world.workspace_id}/{world.store}"]
+    assert len(sent_to("baker@example.com")) == 1 and sent_to("boss@example.com") == []
+    monkeypatch.setattr(alerts, "summary", real)
+    assert alerts.run_digests(at=WEEK_AFTER)["sent"] == 1  # the retry: the failed store only
+    assert len(sent_to("baker@example.com")) == 1 and len(sent_to("boss@example.com")) == 1
+
+
+def test_a_store_created_with_alert_addresses_is_in_the_alert_index(world):
+    from revisit.dal import workspaces as dal
+    from revisit.domain import workspaces
+
+    for slug in ("harbour-deli", "market-deli"):
+        workspaces.create_store(world.workspace_id, slug, slug.title(), settings={"alertEmails": ["x@example.com"]})
+    workspaces.create_store(world.workspace_id, "quiet-deli", "Quiet Deli", settings={"alertMaxRating": 3})
+    assert [s["slug"] for s in dal.alert_stores()[0]] == ["harbour-deli", "market-deli"]
+    first, cursor = dal.alert_stores(limit=1)
+    second, _ = dal.alert_stores(limit=1, cursor=cursor)
+    assert [s["slug"] for s in first + second] == ["harbour-deli", "market-deli"]  # paged, nothing twice
 
 
 # ------------------------------------------------------------------ languages
