@@ -386,3 +386,54 @@ def of_customer(workspace_id: str, store_slug: str, customer_id: str) -> list[di
 def unique_key(tracker: dict[str, Any]) -> dict[str, str]:
     """The key of a tracker's uniqueness item (one tracker per survey and purchase)."""
     return keys.tracker_unique(tracker["workspaceId"], tracker["surveyId"], tracker["purchaseId"])
+
+
+def _batch_get(item_keys: list[dict[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
+    """The items of these keys that exist (BatchGetItem, 100 keys a call, eventually consistent;
+    unprocessed keys asked again with back-off)."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(item_keys), 100):
+        wanted: dict[str, Any] = {"Keys": [table.serialize(k) for k in item_keys[start : start + 100]]}
+        if projection:
+            wanted["ProjectionExpression"] = projection
+        request: dict[str, Any] = {table.TABLE: wanted}
+        for attempt in range(10):
+            resp = table.client.batch_get_item(RequestItems=request)
+            out.extend(table.deserialize(i) for i in resp.get("Responses", {}).get(table.TABLE, []))
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(1.0, 0.02 * 2**attempt))
+        else:
+            raise RuntimeError("BatchGetItem kept returning unprocessed keys")
+    return out
+
+
+def by_purchases(workspace_id: str, survey_ids: list[str], purchase_ids: list[str]) -> list[dict[str, Any]]:
+    """The trackers of these purchases, whatever their number: a tracker exists once per survey and
+    purchase and its uniqueness item ``TRKUNIQ#ws#survey#purchase`` names it, so every (survey,
+    purchase) pair is a key. BatchGetItem of the pairs' uniqueness items (100 a call), then of the
+    trackers they name (100 a call): ⌈surveys × purchases / 100⌉ + ⌈trackers / 100⌉ calls."""
+    pairs = [
+        keys.tracker_unique(workspace_id, s, p) for s in dict.fromkeys(survey_ids) for p in dict.fromkeys(purchase_ids)
+    ]
+    ids = [i["trackerId"] for i in _batch_get(pairs, "trackerId") if i.get("trackerId")]
+    found = _batch_get([keys.tracker(t) for t in dict.fromkeys(ids)])
+    return [r for r in (_record(i) for i in found) if r is not None and r.get("workspaceId") == workspace_id]
+
+
+def by_customers(
+    workspace_id: str, customer_ids: list[str], from_ts: str | None, to_ts: str | None, store_slug: str | None
+) -> list[dict[str, Any]]:
+    """The trackers of these customers (at most 100 ids): ONE Query of the workspace's time line
+    (gsi1, the sendAt range in the key condition) filtered on ``customerId IN (...)`` (and the
+    store), every page - its cost is the trackers of the range, not one Query per customer."""
+    req = _with_store(_range_query(keys.GSI1, keys.tracker_workspace_pk(workspace_id), from_ts, to_ts), store_slug)
+    values = req["ExpressionAttributeValues"]
+    names = []
+    for i, cid in enumerate(dict.fromkeys(customer_ids)):
+        values[f":c{i}"] = table.value(cid)
+        names.append(f":c{i}")
+    condition = f"customerId IN ({', '.join(names)})"
+    req["FilterExpression"] = f"{req['FilterExpression']} AND {condition}" if "FilterExpression" in req else condition
+    return [r for r in (_record(i) for i in table.query_all(**req)) if r is not None]

@@ -186,6 +186,11 @@ def get(principal: Principal, tracker_id: str) -> dict[str, Any]:
     return view(tracker)
 
 
+def _send_bounds(from_send_at: str | None, to_send_at: str | None) -> tuple[str, str]:
+    """The sort-key bounds (``<sendAt>#<id>``) the index queries use, for the same filter in memory."""
+    return from_send_at or "0", (to_send_at + "\uffff") if to_send_at else "\uffff"
+
+
 def list_trackers(
     principal: Principal,
     limit: int,
@@ -206,17 +211,23 @@ def list_trackers(
     store = store_slug or principal.stores_visible()
     ws = principal.workspace_id
     if purchases or customers:
+        # Bounded cost, whatever the number of ids (issue 18 defect 6; was one Query per id):
+        # purchases -> their trackers by key (BatchGetItem), customers -> one Query of the range.
         found: dict[str, dict[str, Any]] = {}
         if purchases:
-            for pid in dict.fromkeys(purchases):
-                found.update({t["id"]: t for t in dal.by_purchase(ws, pid, from_send_at, to_send_at)})
+            survey_ids = [s["surveyId"] for s in surveys_dal.list_for_workspace(ws)]
+            lo, hi = _send_bounds(from_send_at, to_send_at)
+            found = {
+                t["id"]: t
+                for t in dal.by_purchases(ws, survey_ids, list(purchases))
+                if lo <= f"{t['sendAt']}#{t['id']}" <= hi
+            }
         if customers:
             wanted = set(customers)
             if purchases:
                 found = {k: t for k, t in found.items() if t["customerId"] in wanted}
             else:
-                for cid in dict.fromkeys(customers):
-                    found.update({t["id"]: t for t in dal.by_customer(ws, cid, from_send_at, to_send_at)})
+                found = {t["id"]: t for t in dal.by_customers(ws, list(customers), from_send_at, to_send_at, store)}
         matches = sorted(
             (t for t in found.values() if not store or t["storeSlug"] == store),
             key=lambda t: (t["sendAt"], t["id"]),
