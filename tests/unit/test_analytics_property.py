@@ -6,16 +6,21 @@ multi-customer history written as real feedback items, the table's real stream r
 Lambda records (the template's FilterCriteria applied), then delivered through the real
 aggregator handler in a shuffled order, in random batches, with injected failures (reported
 records are retried from the first failure, failed invocations are bisected), whole-batch
-replays, random suffix replays and a final random redelivery. After every batch the state equals
-the oracle of what was delivered so far; at the end the dashboard equals the oracle for random
-periods, every field.
+replays, random suffix replays and a final random redelivery. Some rows come in through the
+import route instead (POST /api/external/feedback/import, retried: stored once). After every batch
+the state (hour counters included) equals the oracle of what was delivered so far; at the end the
+dashboard and the series (day, week and month buckets of the store's calendar, in a random time
+zone: one with DST inside the history, quarter- and half-hour ones, UTC) equal the oracle for
+random periods, every field.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -27,6 +32,7 @@ from tests.analytics_support import (
     Stream,
     aggregate_state,
     deliver,
+    oracle_series,
     oracle_state,
     put_feedback,
 )
@@ -35,18 +41,24 @@ from tests.unit.test_analytics_ci import oracle_dashboard_ci as oracle_dashboard
 
 STORES = ("north", "south")
 CIVS = ("ann", "bob", "cy")
-DAYS = 7  # 2026-03-01 .. 2026-03-07
+DAYS = 7  # 2026-03-05 .. 2026-03-11: New York and St John's switch to summer time on the 8th
+# UTC times of day next to the zones' bucket boundaries: UTC midnight, St John's (-02:30 in summer),
+# New York in summer (-04:00) and winter (-05:00), Kathmandu / Kolkata (+05:45 / +05:30: the UTC
+# hour 18 holds their midnight), Berlin (+01:00).
+SLOTS = ("00:00", "02:30", "04:30", "05:00", "18:10", "23:00")
+ZONES = ("UTC", "America/New_York", "America/St_Johns", "Asia/Kathmandu", "Asia/Kolkata", "Europe/Berlin")
+INTERVALS = ("day", "week", "month")
 
 
 def _at(day: int, slot: int) -> str:
-    return f"2026-03-{1 + day:02d}T{slot * 6:02d}:00:00.000Z"
+    return f"2026-03-{5 + day:02d}T{SLOTS[slot]}:00.000Z"
 
 
 visit = st.tuples(
     st.sampled_from(STORES),
     st.sampled_from((*CIVS, None)),
     st.integers(0, DAYS - 1),
-    st.integers(0, 3),  # few time slots a day: equal createdAt values happen, the id decides
+    st.integers(0, len(SLOTS) - 1),  # few time slots a day: equal createdAt values happen, the id decides
     st.integers(1, 5),
 )
 # A loyalist drifting from 4-5★ to 1-3★, so the watch list is exercised in most examples.
@@ -56,18 +68,28 @@ drifter = st.tuples(
     st.lists(st.integers(1, 3), min_size=2, max_size=4),
 )
 day_st = st.integers(-1, DAYS)  # periods may start before and end after the history
+# series periods: from 2026-02-27 (February: a second month bucket; a Friday: a partial week) to
+# 2026-03-13 (past the Monday 2026-03-09)
+series_day_st = st.integers(-6, DAYS + 1)
 
 
 def _day(n: int) -> str:
+    """The day ``n`` of test_analytics_ci_property's history (2026-03-01 + n; -1: 2026-02-28)."""
     return f"2026-03-{1 + n:02d}" if n >= 0 else "2026-02-28"
+
+
+def _on(n: int) -> str:
+    """The day ``n`` of this history: 2026-03-05 + n (negative: before it)."""
+    return (date(2026, 3, 5) + timedelta(days=n)).isoformat()
 
 
 def _history(raw: list[tuple], drift: tuple, id_order: list[int], prefix: str) -> list[Fb]:
     rows = [(store, civ, _at(day, slot), rating) for store, civ, day, slot, rating in raw]
     store, high, low = drift
     ratings = high + low
-    step = (DAYS * 4) // len(ratings)  # spread over the week, in this order
-    rows += [(store, "dee", _at(i * step // 4, i * step % 4), r) for i, r in enumerate(ratings)]
+    slots = len(SLOTS)
+    step = (DAYS * slots) // len(ratings)  # spread over the week, in this order
+    rows += [(store, "dee", _at(i * step // slots, i * step % slots), r) for i, r in enumerate(ratings)]
     return [
         Fb(f"{prefix}-{id_order[i]:03d}", "ws-" + prefix, store, civ, at, rating)
         for i, (store, civ, at, rating) in enumerate(rows)
@@ -88,13 +110,13 @@ def _late_firsts(fbs: list[Fb], order: list[str]) -> int:
     return late
 
 
-def _setup_workspace(ws: str) -> str:
+def _setup_workspace(ws: str, zone: str = "UTC") -> str:
     from revisit.domain import credentials, workspaces
     from revisit.domain.auth import Kind
 
     workspaces.ensure_workspace(ws)
     for store in STORES:
-        workspaces.create_store(ws, store)
+        workspaces.create_store(ws, store, timezone=zone)
     return credentials.issue(ws, Kind.API, "workspace")["key"]
 
 
@@ -126,11 +148,22 @@ def test_aggregates_and_dashboard_equal_the_oracle_under_any_delivery(table, raw
     id_order = data.draw(st.permutations(range(n)), label="id order")
     fbs = _history(raw, drift, id_order, prefix)
     ws = fbs[0].ws
-    key = _setup_workspace(ws)
+    zone = data.draw(st.sampled_from(ZONES), label="store time zone")
+    key = _setup_workspace(ws, zone)
     stream = Stream(os.environ["TABLE_NAME"])
     stream.read_all()
+    imported = data.draw(st.sets(st.integers(0, n - 1), max_size=n // 3), label="imported rows")
+    fbs = [_imported(fb, i) if i in imported else fb for i, fb in enumerate(fbs)]
     for fb in fbs:
+        if not fb.id.startswith(prefix):
+            continue
         put_feedback(fb)
+    if imported:
+        body = "".join(json.dumps(_import_row(fb, i)) + "\n" for i, fb in enumerate(fbs) if i in imported)
+        for _ in range(2):  # retried: every row is there already the second time
+            reply = invoke("feedback_import", _import_event(key, body))
+            assert reply.status == 200, reply.text
+        assert reply.json == {"received": len(imported), "created": 0, "alreadyPresent": len(imported)}
     records = stream.read()
     assert len(records) == len(fbs)
     by_id = {r["dynamodb"]["NewImage"]["id"]["S"]: r for r in records}
@@ -179,13 +212,43 @@ def test_aggregates_and_dashboard_equal_the_oracle_under_any_delivery(table, raw
     event(f"customers on the watch list: {min(len(final['watch']), 2)}")
     event(f"injected failures: {min(len(failing), 2)}")
     event(f"first visits re-counted as return visits: {_late_firsts(fbs, order) > 0}")
+    event(f"store time zone: {zone}")
+    event(f"rows imported: {min(len(imported), 2)}")
 
     periods = data.draw(st.lists(st.tuples(day_st, day_st).map(sorted), min_size=1, max_size=3), label="periods")
     for lo, hi in periods:
         for store in STORES:
-            query = {"storeSlug": store, "from": _day(lo), "to": _day(hi)}
+            query = {"storeSlug": store, "from": _on(lo), "to": _on(hi)}
             reply = invoke(
                 "dashboard", api_event("GET", "/api/external/dashboard", headers={"x-api-key": key}, query=query)
             )
             assert reply.status == 200, reply.text
-            assert reply.json == oracle_dashboard(fbs, ws, store, _day(lo), _day(hi))
+            assert reply.json == oracle_dashboard(fbs, ws, store, _on(lo), _on(hi))
+
+    lo, hi = sorted(data.draw(st.tuples(series_day_st, series_day_st), label="series period"))
+    for store in STORES:  # one interval a store and example: each of the three in many examples
+        interval = data.draw(st.sampled_from(INTERVALS), label="series interval")
+        event(f"series interval: {interval}")
+        query = {"storeSlug": store, "from": _on(lo), "to": _on(hi), "interval": interval}
+        reply = invoke(
+            "dashboard", api_event("GET", "/api/external/dashboard/series", headers={"x-api-key": key}, query=query)
+        )
+        assert reply.status == 200, reply.text
+        assert reply.json == oracle_series(fbs, {}, ws, store, zone, _on(lo), _on(hi), interval)
+
+
+def _imported(fb: Fb, n: int) -> Fb:
+    """The visit as the import route stores it: its id derived from the workspace and externalId."""
+    from revisit.domain import imports
+
+    return Fb(imports.feedback_id(fb.ws, f"ext-{n}"), fb.ws, fb.store, fb.civ, fb.at, fb.rating)
+
+
+def _import_row(fb: Fb, n: int) -> dict[str, Any]:
+    row = {"storeSlug": fb.store, "createdAt": fb.at, "rating": fb.rating, "externalId": f"ext-{n}"}
+    return row | ({"civ": fb.civ} if fb.civ else {})
+
+
+def _import_event(key: str, body: str) -> dict[str, Any]:
+    headers = {"x-api-key": key, "Content-Type": "application/x-ndjson"}
+    return api_event("POST", "/api/external/feedback/import", body=body, headers=headers)

@@ -4,6 +4,7 @@ the re-classified first visit, validation, access, and a cost that does not grow
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta
 
@@ -250,3 +251,13 @@ def test_cost_is_flat_in_the_number_of_records(world, feed):
         calls.append(dict(counter.calls))
     assert calls[0] == calls[1]
     assert calls[0].get("Query") == 1 and "Scan" not in calls[0]
+
+
+def test_docs_show_the_numbers_the_test_checks(world, feed):
+    from tests.support import ROOT
+
+    fbs = [fb(civ, at, rating) for civ, at, rating in WORKED_EXAMPLE]
+    deliver(write_and_read(feed, fbs))
+    weeks = series({"x-api-key": world.workspace_key}, storeSlug=STORE, **_period("2026-02-16", "2026-03-08", "week"))
+    shown = json.dumps(weeks.json["buckets"][2])
+    assert shown in (ROOT / "docs" / "metrics.md").read_text()
