@@ -17,6 +17,7 @@ examples:
   revisit outbox                          (local stack: what was sent)
   revisit import past.csv --store uptown --key nk_...           (history, 1,000 rows a request; resumable)
   revisit import delighted.jsonl --format delighted --store uptown --key nk_...
+  revisit demo-data --store downtown-coffee --days 90 --customers 300   (local stack: a living dashboard)
 """
 
 from __future__ import annotations
@@ -495,6 +496,66 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ demo data (revisit_dev.demo)
+
+
+def _demo(args: argparse.Namespace, base_url: str | None) -> int:
+    """Fill a store with a realistic history through the APIs (revisit_dev.demo), with credentials
+    issued for the run and revoked at its end."""
+    from revisit.domain import credentials
+    from revisit_dev import demo
+
+    if args.days < 1 or args.customers < 1:
+        raise SystemExit("error: --days and --customers must be at least 1")
+    url = (args.url or base_url or "").rstrip("/")
+    if not url:
+        raise SystemExit("error: pass --url (or --base-url): the API's base URL")
+    store = _ensure_store(args.workspace_id, args.store)
+    slug = store["slug"]
+    issued = [
+        _issue(args.workspace_id, "api", None, "demo-data"),
+        _issue(args.workspace_id, "shop", slug, "demo-data"),
+        _issue(args.workspace_id, "partner", slug, "demo-data"),
+    ]
+    creds = demo.Credentials(
+        workspace_id=args.workspace_id,
+        key=issued[0]["key"],
+        shop_id=issued[1]["shopId"],
+        shop_secret=issued[1]["shopSecret"],
+        partner_key=issued[2]["apiKey"],
+        partner_secret=issued[2]["apiSecret"],
+    )
+    client = demo.Http(url)
+
+    def send() -> None:
+        if args.table:
+            return  # a deployed stack's schedule sends them
+        status, _ = client.request("POST", "/_local/invoke/SchedulerFunction", body={})
+        if status != 200:
+            print(f"(the scheduler answered {status}: the emails go out with its next run)", file=sys.stderr)
+
+    try:
+        summary = demo.run(
+            client,
+            creds,
+            slug,
+            days=args.days,
+            customers=args.customers,
+            seed=args.seed,
+            progress=demo.Progress(),
+            send=send,
+        )
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for made in issued:
+            credentials.revoke(args.workspace_id, made["keyId"])
+    print(json.dumps(summary, indent=2))
+    print(f"\nOpen {url}/app and sign in, or: curl -H 'x-api-key: ...' '{url}/api/external/dashboard?storeSlug={slug}'")
+    return 0
+
+
 # ------------------------------------------------------------------ command line
 
 
@@ -578,6 +639,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="the API's base URL (default: the running local stack's)")
     p.add_argument("--state", help="the state file (default: FILE.import-state.json)")
 
+    p = command("demo-data", "fill a store with a realistic history through the APIs (deterministic, rerun-safe)")
+    p.add_argument("--workspace-id", default="1042", help="the workspace (default: 1042; created if missing)")
+    p.add_argument("--store", required=True, help="the store's slug (created if missing)")
+    p.add_argument("--days", type=int, default=90, help="how far back the history goes (default: 90)")
+    p.add_argument("--customers", type=int, default=300, help="identified customers (default: 300)")
+    p.add_argument("--seed", type=int, default=1, help="the same seed, the same history (default: 1)")
+    p.add_argument("--url", help="the API's base URL (default: the running local stack's)")
+
     for name, help_ in (
         ("export-customer", "a customer's data at a store (an access request): everything held about the civ"),
         ("forget", "erase a customer at a store (an erasure request): every item, every aggregate adjusted"),
@@ -608,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
     base_url = _target(args)
     if args.command == "migrate":
         return _migrate(args)
+    if args.command == "demo-data":
+        return _demo(args, base_url)
 
     from botocore.exceptions import BotoCoreError, ClientError
 
