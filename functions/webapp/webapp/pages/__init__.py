@@ -17,6 +17,8 @@ PAGE_MODULES = [
     "login",
     "overview",
     "store",
+    "inbox",
+    "trackers",
     "setup",
     "people",
     "signin",
