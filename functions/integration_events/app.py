@@ -46,17 +46,19 @@ class _Batch:
     published = 0
     refused = 0
     queued = 0
+    alerts = 0
 
 
-def _fan_out(record: DynamoDBRecord) -> int:
-    """The record's webhook deliveries, queued (0 when it is no event or nobody subscribed)."""
+def _fan_out(record: DynamoDBRecord) -> tuple[int, int]:
+    """The record's webhook deliveries and alerts, queued (0, 0 when it is no event or nobody
+    subscribed)."""
     name = record.event_name.name if record.event_name else None
     source = stream.webhook_source(name, record.dynamodb.new_image, record.dynamodb.old_image)
     if source is None:
-        return 0
+        return 0, 0
     from revisit.domain import alerts, webhooks  # their clients are made here, on the first event
 
-    return webhooks.fan_out(source) + alerts.fan_out(source)
+    return webhooks.fan_out(source), alerts.fan_out(source)
 
 
 _batch = _Batch()
@@ -66,7 +68,9 @@ def record_handler(record: DynamoDBRecord) -> str:
     if _batch.failed:
         raise NotAttempted("an earlier record of the batch failed; retried from there")
     try:
-        _batch.queued += _fan_out(record)
+        deliveries, alerts = _fan_out(record)
+        _batch.queued += deliveries
+        _batch.alerts += alerts
     except Exception:
         _batch.failed = True
         raise
@@ -92,7 +96,7 @@ def record_handler(record: DynamoDBRecord) -> str:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    _batch.failed, _batch.published, _batch.refused, _batch.queued = False, 0, 0, 0
+    _batch.failed, _batch.published, _batch.refused, _batch.queued, _batch.alerts = False, 0, 0, 0, 0
     try:
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
@@ -102,6 +106,8 @@ def lambda_handler(event, context):
         metrics.add_metric(name="IntegrationEventsFailed", unit=MetricUnit.Count, value=_batch.refused)
         if _batch.queued:
             metrics.add_metric(name="WebhookDeliveriesQueued", unit=MetricUnit.Count, value=_batch.queued)
+        if _batch.alerts:
+            metrics.add_metric(name="AlertsQueued", unit=MetricUnit.Count, value=_batch.alerts)
         logger.info(
             "stream batch",
             extra={
@@ -109,6 +115,7 @@ def lambda_handler(event, context):
                 "published": _batch.published,
                 "refused": _batch.refused,
                 "webhooksQueued": _batch.queued,
+                "alertsQueued": _batch.alerts,
                 "failed": len(processor.fail_messages),
             },
         )
