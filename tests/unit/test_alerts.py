@@ -490,3 +490,23 @@ def test_numbers_dates_and_times_are_written_as_babel_writes_them(language):
     for moment in (time(0, 5), time(9, 5), time(12, 0), time(21, 45)):
         at = datetime.combine(date(2026, 3, 1), moment)
         assert formats.short_time(at, language) == babel_dates.format_time(moment, "short", locale=language)
+
+
+def test_a_marker_is_claimed_once_released_on_failure_and_taken_over_only_when_stale(world):
+    from revisit.dal import alerts as dal
+
+    key = dal.marker(world.workspace_id, world.store, "feedback.created/abc", "k1")
+    t0, lease, expires = 1_800_000_000, 600, 1_900_000_000
+    assert dal.claim(key, t0, lease, expires) is True
+    assert dal.claim(key, t0 + 5, lease, expires) is False  # another sender, the claim is young
+    dal.release(key, t0 + 1)  # not this claim: kept
+    assert dal.claim(key, t0 + 10, lease, expires) is False
+    dal.release(key, t0)  # the failed sender gives it back ...
+    assert dal.claim(key, t0 + 20, lease, expires) is True  # ... so the retry sends
+    assert dal.claim(key, t0 + 20 + lease + 1, lease, expires) is True  # a crashed sender's claim, stale
+    assert dal.claim(key, t0 + 20 + lease + 2, lease, expires) is False  # taken over once
+    dal.mark_sent(key, {"sentAt": "2027-01-15T08:00:00.000Z", "messageId": "m-1"}, expires)
+    assert dal.is_sent(key)
+    assert dal.claim(key, t0 + 10 * lease, lease, expires) is False  # sent: never again
+    long_subject = "customer.dissatisfied/downtown-coffee/" + "é" * 400 + "/3"
+    assert len(dal.marker(world.workspace_id, world.store, long_subject, "k1")["sk"]) < 100
