@@ -187,6 +187,8 @@ class Runner:
         env |= function_env(fn["logical_id"] if fn else None, TABLE)
         env.pop("HASH_SECRET", None)
         env["HASH_SECRET_ARN"] = self.secret_arn
+        if env.pop("WEBAPP_SESSION_SECRET", None) and "WEBAPP_SESSION_SECRET_ARN" in env:
+            env["WEBAPP_SESSION_SECRET_ARN"] = self.secret_arn  # same value: the events' cookies are signed with it
         name = fn["logical_id"] if fn else "Baseline"
         env |= {
             "AWS_LAMBDA_FUNCTION_NAME": f"revisit-bench-{name}",

@@ -153,6 +153,7 @@ def function_env(logical_id: str | None = None, table: str = TABLE) -> dict[str,
     if logical_id:
         env |= next(fn.env for fn in template.functions if fn.logical_id == logical_id)
     env |= {"TABLE_NAME": table, "HASH_SECRET": HASH_SECRET, "EMAIL_SENDER": "surveys@example.com"}
+    env["WEBAPP_SESSION_SECRET"] = HASH_SECRET  # the web app's cookie key (a child reads it from the secret)
     return {k: str(v) for k, v in env.items()}
 
 
@@ -674,6 +675,9 @@ def handler_module(function_dir: str) -> ModuleType:
     """functions/<dir>/app.py loaded as its own module, once per process (one warm container)."""
     if function_dir not in _modules:
         name = f"bench_fn_{function_dir}"
+        task_root = str(ROOT / "functions" / function_dir)
+        if (ROOT / "functions" / function_dir / function_dir).is_dir() and task_root not in sys.path:
+            sys.path.append(task_root)  # a function with its own package (webapp): Lambda's task root
         spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function_dir / "app.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)

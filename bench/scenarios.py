@@ -52,6 +52,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("nps_reviews", "nps_reviews", "NpsReviewsFunction", "GET /nps/reviews"),
         Scenario("dashboard", "dashboard", "DashboardFunction", "GET /api/external/dashboard"),
         Scenario("nps_score", "dashboard", "DashboardFunction", "GET /api/external/nps-score"),
+        Scenario("webapp_store", "webapp", "WebAppFunction", "GET /app/stores/{slug} (web app page, signed in)"),
+        Scenario("webapp_overview", "webapp", "WebAppFunction", "GET /app (web app overview, signed in)"),
         Scenario(
             "aggregator",
             "aggregator",
@@ -90,6 +92,7 @@ FUNCTION_SCENARIO = {
     "nps_create": "nps_create",
     "nps_reviews": "nps_reviews",
     "dashboard": "dashboard",
+    "webapp": "webapp_store",
     "aggregator": "aggregator",
     "integration_events": "integration_events",
     "scheduler": "scheduler",
@@ -334,6 +337,10 @@ def event(name: str, fx: dict[str, Any], i: int) -> dict[str, Any]:
         return api_event("GET", "/api/external/dashboard", query={"storeSlug": STORE}, headers=key)
     if name == "nps_score":
         return api_event("GET", "/api/external/nps-score", query={"storeSlug": STORE}, headers=key)
+    if name == "webapp_store":
+        return webapp_event(fx, f"/app/stores/{STORE}")
+    if name == "webapp_overview":
+        return webapp_event(fx, "/app")
     if name == "aggregator":
         return {"Records": [fx["aggregator_records"][i]]}
     if name == "integration_events":
@@ -341,6 +348,27 @@ def event(name: str, fx: dict[str, Any], i: int) -> dict[str, Any]:
     if name == "scheduler":
         return _scheduled_event()
     raise KeyError(name)
+
+
+def webapp_event(fx: dict[str, Any], path: str) -> dict[str, Any]:
+    """A page of the web app, signed in with the owner token: its session cookie as
+    functions/webapp/webapp/auth.py writes it, signed with the benchmark's key (bench.common:
+    WEBAPP_SESSION_SECRET, or the secret WEBAPP_SESSION_SECRET_ARN names, of the same value)."""
+    import time
+
+    from itsdangerous import URLSafeSerializer
+
+    from bench.common import HASH_SECRET
+    from revisit.domain.auth import Kind, secret_hash
+
+    token = fx["owner"]["Authorization"].split(" ", 1)[1]
+    at = int(time.time())
+    session = {"v": 1, "ws": fx["ws"], "sub": "key", "k": "owner", "h": secret_hash(Kind.OWNER, token)}
+    session |= {"sid": "bench-session", "iat": at, "seen": at}
+    cookie = "revisit_session=" + URLSafeSerializer(HASH_SECRET, salt="session").dumps(session)
+    resource = "/app" if path == "/app" else "/app/{proxy+}"
+    params = None if path == "/app" else {"proxy": path.removeprefix("/app/")}
+    return api_event("GET", path, resource=resource, headers={"Cookie": cookie}, path_params=params)
 
 
 def consumes(name: str) -> bool:
@@ -354,4 +382,6 @@ def ok(name: str, reply: dict[str, Any]) -> bool:
         return not reply.get("batchItemFailures")
     if SCENARIOS[name].kind == "schedule":
         return isinstance(reply, dict)
+    if SCENARIOS[name].function == "webapp":  # the page itself, not a redirect to the sign-in page
+        return reply["statusCode"] == 200 and "<h1>" in (reply.get("body") or "")
     return 200 <= reply["statusCode"] < 400
