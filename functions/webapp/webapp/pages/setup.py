@@ -58,6 +58,9 @@ EVENT_WORDS = {
     "tracker.failed": "A survey could not be sent",
     "customer.dissatisfied": "A returning customer grew dissatisfied",
 }
+SHOWN_PARTS = (("key", "API key (header x-api-key)"), ("apiKey", "Partner key (header X-API-KEY)"),
+               ("apiSecret", "Partner secret (header X-API-SECRET)"), ("shopId", "Shop id (shop_id)"),
+               ("shopSecret", "Shop secret (shop_secret)"))  # fmt: skip
 NOTICES = {
     "saved": "Saved.",
     "unchanged": "Nothing to change: the form matches what is stored.",
@@ -445,7 +448,7 @@ async def create_key(request: Request) -> Response:
         return _keys_page(request, me, 400, errors=failed, values=values)
     details = {k: issued.get(k) for k in ("kind", "scope", "storeSlug", "label", "prefix") if issued.get(k)}
     users.audit(me.workspace_id, me.actor, "key.created", issued["keyId"], details)
-    shown = [(name, issued[name]) for name in ("key", "apiKey", "apiSecret", "shopId", "shopSecret") if name in issued]
+    shown = [(name, words, issued[name]) for name, words in SHOWN_PARTS if name in issued]
     return _keys_page(request, me, 201, created={"record": issued, "shown": shown})
 
 

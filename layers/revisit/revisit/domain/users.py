@@ -33,7 +33,7 @@ from revisit import hashing
 from revisit.dal import AlreadyExists, BadCursor, NoSuchItem, UnknownWorkspace
 from revisit.dal import users as dal
 from revisit.domain import workspaces
-from revisit.domain.auth import REVOCATION_BOUND_SECONDS, Kind, Principal
+from revisit.domain.auth import REVOCATION_BOUND_SECONDS, Kind, Principal, trusted_seconds
 from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.nps import TooManyRequests
 from revisit.domain.util import iso, now, random_base62
@@ -420,12 +420,12 @@ _clock = time.monotonic  # when a cached user was read (tests move it)
 
 
 def resolve_session(workspace_id: str, user_id: str) -> Member | None:
-    """The member of a user's session as of at most SESSION_RECHECK_SECONDS ago, or None when the
-    user was removed (the session is over). Read again past that age: one GetItem per 5 s per
-    signed-in user and container."""
+    """The member of a user's session as of at most :func:`recheck_seconds` (<= 5 s) ago, or None
+    when the user was removed (the session is over). Read again past that age: one GetItem per 5 s
+    per signed-in user and container."""
     key = (workspace_id, user_id)
     hit = _sessions.get(key)
-    if hit is not MISSING and _clock() - hit[0] < SESSION_RECHECK_SECONDS:
+    if hit is not MISSING and _clock() - hit[0] < recheck_seconds():
         return hit[1]
     read_at = _clock()
     user = dal.get_user(workspace_id, user_id)
@@ -433,8 +433,14 @@ def resolve_session(workspace_id: str, user_id: str) -> Member | None:
         _sessions.pop(key)
         return None
     member = _member(user)
-    _sessions.put(key, (read_at, member), SESSION_RECHECK_SECONDS)
+    _sessions.put(key, (read_at, member), recheck_seconds())
     return member
+
+
+def recheck_seconds() -> float:
+    """How long a container trusts a user it read: the credentials' bound (5 s, or
+    CREDENTIAL_CACHE_SECONDS when shorter; 0 reads the user on every request)."""
+    return min(SESSION_RECHECK_SECONDS, trusted_seconds())
 
 
 def session_identity(workspace_id: str, user_id: str, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
