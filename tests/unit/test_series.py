@@ -203,6 +203,7 @@ def test_default_period_is_the_30_local_days_ending_today(world):
         ({"from": "2026-02-30"}, "from"),
         ({"from": "0001-01-01", "to": "0001-01-05"}, "from"),
         ({"from": "9999-12-28", "to": "9999-12-31"}, "to"),
+        ({"to": "0001-01-10"}, "from"),  # the default 30 days would start before year 1 (was a 500)
         ({"storeSlug": "Bad Slug"}, "storeSlug"),
         ({"granularity": "day"}, "granularity"),
     ],

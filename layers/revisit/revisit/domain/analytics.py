@@ -384,7 +384,7 @@ def _interval(bounds: tuple[float, ...] | None, places: int, scale: int = 1) -> 
 def resolve_period(day_from: date | None, day_to: date | None, today: date) -> tuple[date, date]:
     """Whole UTC days, both inclusive. Default: the 30 days ending today (or ending ``to``)."""
     to = day_to or today
-    start = day_from or to - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    start = day_from or to - timedelta(days=min(DEFAULT_PERIOD_DAYS - 1, (to - date.min).days))  # from 0001-01-01
     if start > to:
         raise field_error("from", "must not be after to", "date_order")
     if (to - start).days + 1 > MAX_PERIOD_DAYS:
