@@ -360,10 +360,13 @@ def test_click_then_submission_completes_the_tracker(world, surveys, table):
     assert fb[0]["civ"] == "CUST-7891" and fb[0]["payload"]["trackerId"] == external["id"]
 
 
-def test_clicks_on_one_link_write_a_bounded_number_of_visitor_items(world, surveys, table):
+def test_clicks_on_one_link_write_a_bounded_number_of_visitor_items(world, surveys, table, monkeypatch):
     """Issue 18 item 2: 30 User-Agents made 30 "unique" visitors, each an item; hundreds of
     addresses now stop adding markers at MAX_UNIQUE_VISITORS (the clicks are still counted)."""
+    from revisit.domain import clicks
     from revisit.domain.clicks import MAX_UNIQUE_VISITORS
+
+    monkeypatch.setattr(clicks, "CLICKS_PER_TOKEN_PER_MINUTE", 1000)  # the per-minute cap: its own test
 
     purchase(world)
     external = next(t for t in generate(world).json["items"] if t["sendingType"] == "external")
@@ -412,3 +415,35 @@ def test_sample_events_walk_the_seed_flow(world, surveys):
     click_event["path"], click_event["pathParameters"] = f"/r/{token}", {"token": token}
     assert invoke("click", click_event).status == 302
     assert _json.loads(invoke("tracker_get", get_event).text)["clicks"] == 1
+
+
+def test_a_flood_on_one_link_redirects_but_writes_nothing_past_the_minutes_cap(world, surveys, table, monkeypatch):
+    """Issue 18 part 4, per-token limit: past CLICKS_PER_TOKEN_PER_MINUTE clicks in a minute a
+    link still redirects, with 1 GetItem and no write; the next minute counts again."""
+    from revisit.dal import table as table_mod
+    from revisit.domain import clicks
+
+    t = {"t": 6_000_000.0}
+    monkeypatch.setattr(clicks, "_wall", lambda: t["t"])
+    clicks._recent.clear()
+    purchase(world)
+    external = next(t for t in generate(world).json["items"] if t["sendingType"] == "external")
+    token = external["link"].rsplit("/", 1)[1]
+    ops: list[str] = []
+
+    def count(model, **_):
+        ops.append(model.name)
+
+    table_mod.client.meta.events.register("before-call.dynamodb", count)
+    try:
+        for n in range(clicks.CLICKS_PER_TOKEN_PER_MINUTE + 20):
+            ops.clear()
+            assert click(token, ip=f"198.51.100.{n % 200 + 1}").status == 302
+            if n >= clicks.CLICKS_PER_TOKEN_PER_MINUTE:
+                assert ops == ["GetItem"], ops  # the token only
+    finally:
+        table_mod.client.meta.events.unregister("before-call.dynamodb", count)
+    assert get(world, external["id"]).json["clicks"] == clicks.CLICKS_PER_TOKEN_PER_MINUTE
+    t["t"] += 60
+    assert click(token).status == 302
+    assert get(world, external["id"]).json["clicks"] == clicks.CLICKS_PER_TOKEN_PER_MINUTE + 1

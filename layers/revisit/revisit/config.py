@@ -30,6 +30,9 @@ class Settings:
     whatsapp_webhook_url: str = ""
     event_bus_name: str = "default"
     store_cache_seconds: float = 30.0  # how long a container shows a store's settings after a change
+    # Each workspace's share of the API (docs/operations.md "Abuse limits"): authenticated requests
+    # a minute, all its credentials together; 0 = no limit (the template's default; prod: 6,000).
+    tenant_requests_per_minute: int = 0
     # Webhooks (docs/webhooks.md). Loopback URLs (http allowed) only where the local stack says so.
     webhook_allow_loopback: bool = False
     webhook_queue_url: str = ""  # the delivery queue (SQS) the dispatcher reads
@@ -68,6 +71,7 @@ class Settings:
             whatsapp_webhook_url=env.get("WHATSAPP_WEBHOOK_URL", ""),
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
             store_cache_seconds=float(env.get("STORE_CACHE_SECONDS", "30")),
+            tenant_requests_per_minute=int(env.get("TENANT_REQUESTS_PER_MINUTE", "0") or 0),
             webhook_allow_loopback=env.get("WEBHOOK_ALLOW_LOOPBACK", "").lower() == "true",
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", ""),
             webhook_retry_schedule=_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", "")),

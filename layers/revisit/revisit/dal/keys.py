@@ -410,3 +410,10 @@ def alert_marker(workspace_id: str, store_slug: str, subject: str, address_key: 
     kind = subject.split("/", 1)[0]
     digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
     return {PK: f"ALERTSENT#{workspace_id}#{store_slug}", SK: f"{kind}#{digest}#{address_key}"}
+
+
+def tenant_usage(workspace_id: str, window: int) -> dict[str, str]:
+    """A workspace's authenticated requests in one minute (``window`` = epoch minutes): the
+    tenant limit's shared counter (revisit.domain.limits). Functions may UpdateItem only ``RATE#``
+    items (IAM ``dynamodb:LeadingKeys``)."""
+    return {PK: f"RATE#{workspace_id}", SK: f"W#{window}"}

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from revisit.config import settings
 from revisit.dal import credentials as credentials_dal
+from revisit.domain import limits
 from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.util import sha256_hex
 from revisit.errors import Forbidden, Unauthenticated
@@ -79,9 +80,18 @@ def trusted_seconds() -> float:
 
 
 def _lookup(hash_: str) -> dict | None:
+    return _lookup_fresh(hash_)[0]
+
+
+def _lookup_fresh(hash_: str) -> tuple[dict | None, bool]:
+    """(the look-up record or None, whether it was read from the table just now)."""
     hit = _cache.get(hash_)
     if hit is not MISSING and _clock() - hit[0] < trusted_seconds():
-        return hit[1]
+        return hit[1], False
+    return _read(hash_), True
+
+
+def _read(hash_: str) -> dict | None:
     read_at = _clock()
     record = credentials_dal.lookup(hash_)
     if record and not record.get("revokedAt"):
@@ -107,7 +117,7 @@ def authenticate(presented: Presented, allowed: frozenset[Kind]) -> Principal:
         kind, hash_ = Kind.SHOP, secret_hash(Kind.SHOP, presented.shop_secret, presented.shop_id)
     else:
         raise Unauthenticated()
-    record = _lookup(hash_)
+    record, fresh = _lookup_fresh(hash_)
     if record is None or record.get("kind") != kind.value:
         raise Unauthenticated()
     if kind is Kind.OWNER and not hmac.compare_digest(str(presented.workspace_id or ""), str(record["workspaceId"])):
@@ -121,6 +131,7 @@ def authenticate(presented: Presented, allowed: frozenset[Kind]) -> Principal:
     )
     if kind not in allowed:
         raise Forbidden()
+    limits.admit(principal.workspace_id, fresh)  # the tenant's share (429 beyond it)
     return principal
 
 
