@@ -21,7 +21,7 @@ def api(method, path, headers, body=None, function="management"):
 
 def settings_form(**overrides):
     form = {"name": "Downtown Coffee", "timezone": "Europe/Paris", "locale": "en", "brandColor": "", "logoUrl": "",
-            "reviewPrompt.minRating": "", "reviewPrompt.url": ""}  # fmt: skip
+            "reviewPrompt.minRating": "", "reviewPrompt.url": "", "alertMaxRating": "2", "weeklyDigest": "on"}  # fmt: skip
     return {**form, **overrides}
 
 
@@ -52,6 +52,18 @@ def test_renaming_the_store_on_its_page_shows_in_the_json_api(signed_in, world):
     assert (entry["action"], entry["target"], entry["actor"]) == ("store.updated", world.store, entry["actor"])
     assert entry["details"]["name"] == "Downtown Coffee & Tea"
     assert entry["actor"].startswith("owner token key_")
+    # Alert settings: addresses one a line, a threshold, the digest.
+    r = signed_in.post_form(
+        f"/app/setup/stores/{world.store}",
+        settings_form(name="Downtown Coffee & Tea", brandColor="#1a73e8", locale="fr", alertMaxRating="3",
+                      alertEmails="Boss@example.com\nshift@example.com", weeklyDigest="",
+                      **{"reviewPrompt.minRating": "5", "reviewPrompt.url": "https://g.page/r/downtown"}),
+    )  # fmt: skip
+    assert r.status_code == 303
+    shown = api("GET", f"/api/stores/{world.store}", world.owner_headers()).json
+    assert (shown["alertEmails"], shown["alertMaxRating"], shown["weeklyDigest"]) == (
+        ["Boss@example.com", "shift@example.com"], 3, False,
+    )  # fmt: skip
     # Emptying an optional setting removes it, as a PATCH with null does.
     r = signed_in.post_form(f"/app/setup/stores/{world.store}", settings_form(name="Downtown Coffee & Tea"))
     assert r.status_code == 303
@@ -78,6 +90,7 @@ def test_an_unchanged_form_writes_nothing(signed_in, world, table):
         ({"reviewPrompt.minRating": "3", "reviewPrompt.url": "https://g.page/x"}, "reviewPrompt.minRating"),
         ({"reviewPrompt.url": "https://g.page/x"}, "reviewPrompt.minRating"),
         ({"questions.fr": "Bonjour {nom}"}, "questions.fr"),
+        ({"alertEmails": "boss@example.com\nnot-an-address"}, "alertEmails"),
     ],
 )
 def test_bad_settings_are_400_beside_their_field_and_change_nothing(signed_in, world, table, changes, field):

@@ -141,6 +141,10 @@ def _settings_form(form: FormData) -> dict[str, Any]:
         data["reviewPrompt"] = None
     questions = {code: text(form, f"questions.{code}", 200) for code in locales.SUPPORTED}
     data["questions"] = {k: v for k, v in questions.items() if v} or None
+    raw = text(form, "alertEmails", 4000).replace(",", "\n").splitlines()
+    data["alertEmails"] = [a.strip() for a in raw if a.strip()][:20]
+    data["alertMaxRating"] = _number(text(form, "alertMaxRating", 4)) or 2
+    data["weeklyDigest"] = form.get("weeklyDigest") == "on"
     return data
 
 
@@ -155,6 +159,9 @@ def _values_of(settings: dict[str, Any]) -> dict[str, Any]:
         "reviewPrompt.minRating": str(prompt.get("minRating") or ""),
         "reviewPrompt.url": prompt.get("url") or "",
         **{f"questions.{k}": (settings.get("questions") or {}).get(k) or "" for k in locales.SUPPORTED},
+        "alertEmails": "\n".join(settings.get("alertEmails") or []),
+        "alertMaxRating": str(settings.get("alertMaxRating") or 2),
+        "weeklyDigest": settings.get("weeklyDigest", True) is not False,
     }
 
 
@@ -194,7 +201,11 @@ async def save_store_settings(request: Request) -> Response:
         changes = _valid(StoreSettingsPatch, data).changes()
     except errors.ValidationFailed as exc:
         values = {**_values_of(store), **{k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}}
-        return _store_page(request, me, store, 400, values=values, errors=field_errors(exc))
+        values["weeklyDigest"] = form.get("weeklyDigest") == "on"
+        failed: dict[str, str] = {}
+        for name, message in field_errors(exc).items():  # alertEmails.3 -> the addresses' field
+            failed.setdefault(name.split(".")[0] if name.startswith("alertEmails.") else name, message)
+        return _store_page(request, me, store, 400, values=values, errors=failed)
     changed = _changed(store, changes)
     if not changed:
         return redirect(request, f"/app/setup/stores/{slug}", done="unchanged")
