@@ -21,7 +21,8 @@ def api(method, path, headers, body=None, function="management"):
 
 def settings_form(**overrides):
     form = {"name": "Downtown Coffee", "timezone": "Europe/Paris", "locale": "en", "brandColor": "", "logoUrl": "",
-            "reviewPrompt.minRating": "", "reviewPrompt.url": "", "alertMaxRating": "2", "weeklyDigest": "on"}  # fmt: skip
+            "reviewPrompt.minRating": "", "reviewPrompt.url": "", "alertMaxRating": "2",
+            "weeklyDigest": "on"}  # fmt: skip
     return {**form, **overrides}
 
 
