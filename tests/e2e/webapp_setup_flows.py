@@ -66,7 +66,7 @@ def _sign_in_as_owner(b: Any, ctx: dict[str, Any]) -> None:
     b.open("/app/login")
     b.fill("#workspaceId", ctx["creds"]["workspaceId"])
     b.fill("#secret", ctx["creds"]["ownerToken"])
-    b.submit("#secret-heading ~ form button[type=submit]")
+    b.submit("#secret-form button[type=submit]")
     assert b.path == "/app", b.driver.current_url
 
 

@@ -291,7 +291,7 @@ def invite(
         mailer,
         address,
         f"You are invited to Revisit ({member.workspace_id})",
-        _invitation_text(member.workspace_id, member.actor, chosen, link),
+        _invitation_text(member.workspace_id, member.email or "An owner", chosen, link),
     )
     return {**user_view(user), "emailSent": sent}
 
@@ -312,7 +312,7 @@ def send_new_link(member: Member, user_id: str, base_url: str, mailer: Mailer | 
         mailer,
         user["email"],
         f"You are invited to Revisit ({member.workspace_id})",
-        _invitation_text(member.workspace_id, member.actor, Role(user["role"]), link),
+        _invitation_text(member.workspace_id, member.email or "An owner", Role(user["role"]), link),
     )
     audit(member.workspace_id, member.actor, "user.link_sent", user["email"], {})
     return {**user_view(user), "emailSent": sent}
