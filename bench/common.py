@@ -60,6 +60,9 @@ class Config:
     growth_repeats: int = 15
     growth_check_records: int = 400  # records fed through the real aggregator to check the seeding
     scheduler_trackers: list[int] = dataclasses.field(default_factory=lambda: [1_000, 10_000])
+    trends_store_counts: list[int] = dataclasses.field(default_factory=lambda: [1, 10, 50])  # stores view
+    trends_store_records: int = 300  # responses of each store of those workspaces
+    trends_import_rows: int = 2_000  # rows imported (1,000 a request) and aggregated
     scheduler_due: int = 100
     build: bool = True  # run `make build` for the sizes (False: measure .aws-sam/build as it is)
     quick: bool = False
@@ -93,6 +96,9 @@ class Config:
             growth_repeats=2,
             growth_check_records=80,
             scheduler_trackers=[100, 250],
+            trends_store_counts=[1, 3],
+            trends_store_records=40,
+            trends_import_rows=300,
             scheduler_due=10,
             build=False,
             quick=True,

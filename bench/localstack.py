@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 RESULTS = ROOT / "bench" / "results"
 WORKSPACE, STORE = "7100", "bench-big"
 GB = 1024**3
+PARTS = ("latency", "load", "analytics")  # what --parts accepts
 
 
 def _free_port() -> int:
@@ -297,6 +298,74 @@ class Load:
         }
 
 
+def analytics(stack: Stack, creds: dict[str, Any], import_rows: int) -> dict[str, Any]:
+    """The series and the stores view at the seeded size, then import throughput through the real
+    write path: POST /api/external/feedback/import (1,000 rows a request, the workspace key), the
+    table's stream, the aggregator; done when the dashboard counts every row."""
+    from datetime import timedelta
+
+    key = {"x-api-key": creds["storeApiKey"]}
+    today = datetime.now(UTC).date()
+    year = {"storeSlug": STORE, "from": (today - timedelta(days=365)).isoformat(), "to": today.isoformat()}
+    out: dict[str, Any] = {}
+    for name, path, params in (
+        ("series", "/api/external/dashboard/series", {"storeSlug": STORE}),
+        ("seriesYearByWeek", "/api/external/dashboard/series", {**year, "interval": "week"}),
+        ("stores", "/api/external/dashboard/stores", {}),
+    ):
+        latency(stack, path, [params] * 20, key)  # unmeasured: the container and DynamoDB Local warm up
+        out[name] = latency(stack, path, [params] * 100, key)
+    workspace = {"x-api-key": creds["workspaceApiKey"], "Content-Type": "application/x-ndjson"}
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        {
+            "storeSlug": STORE,
+            "createdAt": (now - timedelta(days=1 + i % 300, minutes=i % 1440)).isoformat().replace("+00:00", "Z"),
+            "rating": 1 + i * 7 % 5,
+            "comment": f"imported answer {i}",
+            **({"civ": f"IMP-{i % 400:04d}"} if i % 3 else {}),
+            "orderId": f"IMP-{i}",
+            "source": "delighted",
+            "externalId": f"bench-{uuid.uuid4().hex[:6]}-{i}",
+        }
+        for i in range(import_rows)
+    ]
+    bodies = ["".join(json.dumps(r) + "\n" for r in rows[i : i + 1000]) for i in range(0, len(rows), 1000)]
+    dash = {"storeSlug": STORE, "from": year["from"], "to": year["to"]}
+
+    def total() -> int:
+        reply = stack.get("/api/external/dashboard", params=dash, headers=key)
+        reply.raise_for_status()
+        return reply.json()["totalFeedback"]
+
+    before = total()
+    began = time.perf_counter()
+    created = 0
+    for body in bodies:
+        reply = stack.session.post(
+            stack.base + "/api/external/feedback/import", data=body.encode(), headers=workspace, timeout=300
+        )
+        reply.raise_for_status()
+        created += reply.json()["created"]
+    imported = time.perf_counter() - began
+    deadline = time.monotonic() + 600
+    while (counted := total() - before) < len(rows) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    done = time.perf_counter() - began
+    out["import"] = {
+        "rows": len(rows),
+        "requests": len(bodies),
+        "created": created,
+        "counted": counted,
+        "importSeconds": round(imported, 1),
+        "importRowsPerSecond": round(len(rows) / imported),
+        "endToEndSeconds": round(done, 1),
+        "endToEndRowsPerSecond": round(len(rows) / done),
+        "exact": created == counted == len(rows),
+    }
+    return out
+
+
 def _setup(stack: Stack) -> tuple[dict[str, Any], str]:
     creds = json.loads(stack.cli("bootstrap", "--workspace-id", WORKSPACE, "--store", STORE, "--json"))
     owner = {"Authorization": f"Bearer {creds['ownerToken']}", "x-workspace-id": WORKSPACE}
@@ -331,9 +400,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=45, help="length of the mixed load")
     parser.add_argument("--warmup", type=float, default=10, help="seconds of unmeasured load first")
     parser.add_argument("--containers", type=int, default=2, help="REVISIT_MAX_CONTAINERS of the stack")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"what to measure, comma-separated: {', '.join(PARTS)} (a subset writes localstack-<parts>.json)",
+    )
+    parser.add_argument("--import-rows", type=int, default=5_000, help="rows imported in the analytics part")
     args = parser.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     if args.quick:
         args.records, args.clients, args.seconds, args.warmup = 2_000, 10, 5, 3
+        args.import_rows = min(args.import_rows, 500)
     with tempfile.TemporaryDirectory(prefix="revisit-bench-stack-") as tmp:
         seeded = seed(Path(tmp), args.records, args.period_records)
         orders = seeded.pop("orders")
@@ -349,28 +428,30 @@ def main(argv: list[str] | None = None) -> int:
             latency(stack, "/api/external/dashboard", [{"storeSlug": STORE}] * 100, key)
             latency(stack, "/api/external/feedback", [{"orderId": rng.choice(orders)} for _ in range(100)], key)
             latency(stack, "/api/external/feedback", [{"limit": "50"}] * 100, key)
-            result["dashboard"] = latency(stack, "/api/external/dashboard", [{"storeSlug": STORE}] * 100, key)
-            searches = [{"orderId": rng.choice(orders)} for _ in range(100)]
-            result["searchByOrder"] = latency(stack, "/api/external/feedback", searches, key)
-            result["searchLatest"] = latency(stack, "/api/external/feedback", [{"limit": "50"}] * 100, key)
-            load = Load(stack, creds, tracker, orders)
-            load.warm_up(args.clients, args.warmup)
-            result["rssAfterWarmUpBytes"] = stack.stats()
-            result["load"] = load.run(args.clients, args.seconds)
-            result["rssAfterBytes"] = stack.stats()
+            if "latency" in parts:
+                result["dashboard"] = latency(stack, "/api/external/dashboard", [{"storeSlug": STORE}] * 100, key)
+                searches = [{"orderId": rng.choice(orders)} for _ in range(100)]
+                result["searchByOrder"] = latency(stack, "/api/external/feedback", searches, key)
+                result["searchLatest"] = latency(stack, "/api/external/feedback", [{"limit": "50"}] * 100, key)
+            if "load" in parts:
+                load = Load(stack, creds, tracker, orders)
+                load.warm_up(args.clients, args.warmup)
+                result["rssAfterWarmUpBytes"] = stack.stats()
+                result["load"] = load.run(args.clients, args.seconds)
+                result["rssAfterBytes"] = stack.stats()
+            if "analytics" in parts:
+                result["analytics"] = analytics(stack, creds, args.import_rows)
         finally:
             stack.stop()
     result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "localstack.json").write_text(json.dumps(result, indent=2))
+    name = "localstack.json" if set(parts) == set(PARTS) else f"localstack-{'-'.join(parts)}.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2))
     print(render(result))
     return 0
 
 
 def render(r: dict[str, Any]) -> str:
-    load = r["load"]
-    samples = load["rssSamplesBytes"]
-    flat = len(samples) < 2 or abs(samples[-1] - samples[0]) <= 0.1 * samples[0]
     warm = r["rssWarmBytes"]
     rows = [
         ("make dev -> /health", f"{r['startup']['healthySeconds']:.1f} s", ""),
@@ -381,6 +462,47 @@ def render(r: dict[str, Any]) -> str:
             f"{r['seed']['rawItems'] + r['seed']['aggregateItems']:,} items",
             f"{r['seed']['itemsPerSecond']:,} items/s",
         ),
+        (
+            "RSS warm (one container each)",
+            f"{warm['totalRssBytes'] / GB:.2f} GB (DynamoDB Local {warm['rssBytes']['dynamodbLocal'] / GB:.2f})",
+            _met(warm["totalRssBytes"] < 2.5 * GB),
+        ),
+    ]
+    if "dashboard" in r:
+        rows += _latency_rows(r)
+    if "load" in r:
+        rows += _load_rows(r)
+    if "analytics" in r:
+        rows += _analytics_rows(r["analytics"])
+    width = max(len(a) for a, _, _ in rows)
+    return "\n".join(
+        ["", "Local stack at size (bench/localstack.py)", *(f"  {a:<{width}}  {b:<60} {c}" for a, b, c in rows)]
+    )
+
+
+def _analytics_rows(a: dict[str, Any]) -> list[tuple[str, str, str]]:
+    imp = a["import"]
+    rows = [
+        (f"{name} p50 / p99", f"{a[key]['p50Ms']} / {a[key]['p99Ms']} ms", _met(a[key]["p50Ms"] < 50))
+        for name, key in (
+            ("series (30 days by day) ", "series"),
+            ("series (366 days by week)", "seriesYearByWeek"),
+            ("stores view (store key)", "stores"),
+        )
+    ]
+    rows.append(
+        (
+            f"import {imp['rows']:,} rows ({imp['requests']} requests)",
+            f"{imp['importRowsPerSecond']:,} rows/s stored; counted by the aggregator after {imp['endToEndSeconds']} s "
+            f"({imp['endToEndRowsPerSecond']:,} rows/s end to end)",
+            _met(imp["exact"]),
+        )
+    )
+    return rows
+
+
+def _latency_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
         (
             "dashboard p50 / p99",
             f"{r['dashboard']['p50Ms']} / {r['dashboard']['p99Ms']} ms",
@@ -396,15 +518,18 @@ def render(r: dict[str, Any]) -> str:
             f"{r['searchLatest']['p50Ms']} / {r['searchLatest']['p99Ms']} ms",
             _met(r["searchLatest"]["p50Ms"] < 50),
         ),
+    ]
+
+
+def _load_rows(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    load = r["load"]
+    samples = load["rssSamplesBytes"]
+    flat = len(samples) < 2 or abs(samples[-1] - samples[0]) <= 0.1 * samples[0]
+    rows = [
         (
             f"mixed load, {load['clients']} clients",
             f"{load['requestsPerSecond']} req/s, {load['requests']:,} requests, errors {load['errors'] or 0}",
             _met(load["requestsPerSecond"] >= 100 and not load["errors"]),
-        ),
-        (
-            "RSS warm (one container each)",
-            f"{warm['totalRssBytes'] / GB:.2f} GB (DynamoDB Local {warm['rssBytes']['dynamodbLocal'] / GB:.2f})",
-            _met(warm["totalRssBytes"] < 2.5 * GB),
         ),
         (
             "RSS under load, first -> last",
@@ -416,10 +541,7 @@ def render(r: dict[str, Any]) -> str:
         (f"  {route}", f"{v['requests']:,} req, p50 {v['p50Ms']} ms, p99 {v['p99Ms']} ms", "")
         for route, v in load["routes"].items()
     ]
-    width = max(len(a) for a, _, _ in rows)
-    return "\n".join(
-        ["", "Local stack at size (bench/localstack.py)", *(f"  {a:<{width}}  {b:<60} {c}" for a, b, c in rows)]
-    )
+    return rows
 
 
 def _met(ok: bool) -> str:

@@ -376,6 +376,80 @@ def growth_rows(growth: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def trends_rows(trends: dict[str, Any]) -> list[dict[str, str]]:
+    """Section 5, continued (bench/trends.py): the series and the stores view as a store grows (flat, like
+    the dashboard), the stores view as the workspace grows, import throughput."""
+    sec = "5. Growth: series, stores view, import"
+    if not trends:
+        return []
+    if trends.get("available") is False:
+        return [row(sec, "series / stores view / import", "not available yet", status="n/a")]
+    out = []
+    by_size = trends["by_store_size"]
+    check = by_size["seeding_check"]
+    out.append(
+        row(
+            sec,
+            f"seeded hour counters = the real aggregator's ({check['records']} records)",
+            "equal" if check["equal"] else "DIFFERENT",
+            target="equal",
+            status=_met(check["equal"]),
+        )
+    )
+    for name, rows in by_size["endpoints"].items():
+        sizes = list(rows)
+        base = rows[sizes[0]]
+        for size in sizes:
+            r = rows[size]
+            is_base = size == sizes[0]
+            allowed = max(base["read_units"] * (1 + FLAT_UNITS), base["read_units"] + UNIT_STEP)
+            flat = r["calls"] == base["calls"] and r["read_units"] <= allowed
+            year = "366" in name  # the histories cover the year unequally: bounded, not flat
+            status = "info" if is_base or (year and r["calls"] == base["calls"]) else _met(flat)
+            out.append(
+                row(
+                    sec,
+                    f"{name}, store of {int(size):,} responses ({r['ops']})",
+                    f"{r['calls']} calls, {r['read_units']:g} RRU, {_fmt_ms(r['ms'])}",
+                    "—" if is_base else f"{base['calls']} calls, {base['read_units']:g} RRU, {_fmt_ms(base['ms'])}",
+                    "—" if is_base else f"{r['read_units'] / (base['read_units'] or 1):.2f}× RRU",
+                    "≤ 367 hour items (≤ ~190 RRU: every hour of the year counted)"
+                    if year
+                    else "flat in calls and read units (= calls, RRU ≤ +10 % or +0.5)",
+                    status,
+                    "the year reads the hour items of every day with responses: the smaller stores' histories "
+                    "cover less of it"
+                    if year and not flat
+                    else "",
+                )
+            )
+    by_count = trends["by_store_count"]
+    for count, r in by_count["rows"].items():
+        out.append(
+            row(
+                sec,
+                f"stores view, {int(count)} stores of {by_count['records_per_store']} responses ({r['ops']})",
+                f"{r['calls']} calls, {r['read_units']:g} RRU, {_fmt_ms(r['ms'])}",
+                "—",
+                f"{r['calls'] / int(count):.2f} calls a store",
+                "2 Queries a store + the store list",
+                "info",
+            )
+        )
+    imp = trends["import"]
+    out.append(
+        row(
+            sec,
+            f"import of {imp['rows']:,} rows ({imp['requests']} requests of ≤ 1,000, in process, moto)",
+            f"{imp['import_rows_per_s']:,} rows/s import, {imp['aggregate_records_per_s']:,} records/s aggregator, "
+            f"{imp['end_to_end_rows_per_s']:,} rows/s end to end",
+            target="every row stored and counted once; a resumed import writes nothing",
+            status=_met(imp["exact"] and imp["resumed_new_stream_records"] == 0),
+        )
+    )
+    return out
+
+
 def lambda_size(peak_mb: float) -> int:
     """The smallest memory setting (a multiple of 64 MB, at least 128) holding peak × headroom."""
     return max(128, int(math.ceil(peak_mb * HEADROOM / 64) * 64))
@@ -583,6 +657,7 @@ def all_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     rows += latency_rows(endpoints)
     rows += aggregator_rows(results.get("aggregator") or {})
     rows += growth_rows(results.get("growth") or {})
+    rows += trends_rows(results.get("trends") or {})
     rows += memory_rows(memory.get("memory") or {}, memory.get("memory_baseline"))
     rows += size_rows(results.get("sizes") or {})
     rows += cost_rows(results.get("cost") or {})

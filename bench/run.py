@@ -4,7 +4,7 @@
     .venv/bin/python bench/run.py --quick         # a tiny configuration (the smoke test's)
     .venv/bin/python bench/run.py --only cold --set 'cold_functions=["scheduler"]'
                                                   # one phase (sizes, cold, inproc, memory,
-                                                  # aggregator, growth), e.g. the cold starts only
+                                                  # aggregator, growth, trends), e.g. the cold starts only
     .venv/bin/python bench/run.py --render FILE   # print the table of an earlier run
     .venv/bin/python bench/run.py --update-docs   # also write the table into docs/performance.md
                                                   # and the cost breakdown into docs/cost.md
@@ -39,7 +39,7 @@ from bench.common import RESULTS, Config, machine, write_json  # noqa: E402
 STAGES = [
     [["sizes"]],
     [["cold"]],
-    [["inproc", "memory_b"], ["aggregator", "growth", "memory_a"]],
+    [["inproc", "memory_b", "trends"], ["aggregator", "growth", "memory_a"]],
 ]
 SHARDS = {"memory_a": ["0/2"], "memory_b": ["1/2"]}  # memory: half the functions each
 COMMANDS = {
@@ -50,6 +50,7 @@ COMMANDS = {
     "inproc": ["bench.inproc"],
     "aggregator": ["bench.aggregator"],
     "growth": ["bench.growth"],
+    "trends": ["bench.trends"],
 }
 
 
@@ -67,7 +68,7 @@ def run_lane(phases: list[str], cfg: Config, tmp: Path) -> list[tuple]:
     return [(phase, _start(phase, cfg, tmp / f"{phase}.json"), time.perf_counter(), phases[1:])]
 
 
-PHASES = ["sizes", "cold", "inproc", "memory", "aggregator", "growth"]  # what --only accepts
+PHASES = ["sizes", "cold", "inproc", "memory", "aggregator", "growth", "trends"]  # what --only accepts
 
 
 def stages(only: list[str] | None = None) -> list[list[list[str]]]:

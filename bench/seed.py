@@ -114,6 +114,7 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
     from revisit.domain import analytics
 
     days: dict[tuple[str, str, str], dict[str, int]] = {}
+    hours: dict[tuple[str, str, str], dict[str, int]] = {}
     activity: dict[tuple[str, str, str, str], int] = {}
     customers: dict[tuple[str, str, str], dict[str, Any]] = {}
     watch: dict[tuple[str, str, str], dict[str, Any] | None] = {}
@@ -124,10 +125,11 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
         ws, store = visit.workspace_id, visit.store_slug
         state = customers.get((ws, store, visit.civ)) if visit.civ else None
         change = analytics.plan(state, visit, at)
-        for day, deltas in change.day_deltas.items():
-            counters = days.setdefault((ws, store, day), {})
-            for name, delta in deltas.items():
-                counters[name] = counters.get(name, 0) + delta
+        for into, changes in ((days, change.day_deltas), (hours, change.hour_deltas)):
+            for day, deltas in changes.items():
+                counters = into.setdefault((ws, store, day), {})
+                for name, delta in deltas.items():
+                    counters[name] = counters.get(name, 0) + delta
         if change.civ is not None:
             customers[(ws, store, change.civ)] = dict(change.customer or {})
             if change.activity_day:
@@ -141,6 +143,10 @@ def aggregate_items(records: list[dict[str, Any]], at: datetime) -> list[dict[st
     for (ws, store, day), counters in days.items():
         owner = {"workspaceId": ws, "storeSlug": store}
         items.append({**keys.agg_day(ws, store, day), "type": dal.TYPE_DAY, **owner, "day": day, **counters})
+    for (ws, store, day), counters in hours.items():
+        owner = {"workspaceId": ws, "storeSlug": store}
+        nonzero = {k: v for k, v in counters.items() if v}
+        items.append({**keys.agg_hours(ws, store, day), "type": dal.TYPE_HOURS, **owner, "day": day, **nonzero})
     for (ws, store, day, civ), visits in activity.items():
         owner = {"workspaceId": ws, "storeSlug": store}
         key = keys.agg_activity(ws, store, day, civ)
