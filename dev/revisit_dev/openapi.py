@@ -718,8 +718,13 @@ def _schemas(models: list[Any]) -> tuple[dict[Any, dict[str, Any]], dict[str, An
     return by_model, top.get("$defs", {})
 
 
+# Functions whose routes are not part of the API's contract: the store manager's web app serves
+# HTML pages for browsers under /app and /app/{proxy+} (Starlette; docs/webapp.md), not an API.
+NOT_API = {"functions/webapp"}
+
+
 def build() -> dict[str, Any]:
-    template_routes = _template_routes()
+    template_routes = [r for r in _template_routes() if r[1] not in NOT_API]
     operations: list[dict[str, Any]] = []
     served: set[tuple[str, str]] = set()
     for _logical_id, code_uri, path, method in template_routes:
