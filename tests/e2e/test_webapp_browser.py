@@ -376,6 +376,12 @@ from tests.e2e import webapp_setup_flows  # noqa: E402
 FLOWS += webapp_setup_flows.FLOWS
 PAGES += webapp_setup_flows.PAGES
 
+# H5: filter the inbox, download its CSV (= the API's export), handle an answer; inbox and trackers pages.
+from tests.e2e import webapp_inbox_flows  # noqa: E402
+
+FLOWS += webapp_inbox_flows.FLOWS
+PAGES += webapp_inbox_flows.PAGES
+
 
 def test_a_manager_signs_in_and_reads_the_dashboard(stack, axe_source):
     ctx = _seed(stack)
