@@ -43,6 +43,7 @@ def test_get_answers_every_setting_with_defaults(world):
         "alertEmails": [],
         "alertMaxRating": 2,
         "weeklyDigest": True,
+        "retentionMonths": None,
         "shopId": world.shop_id,
         "createdAt": reply.json["createdAt"],
         "updatedAt": None,

@@ -417,3 +417,12 @@ def tenant_usage(workspace_id: str, window: int) -> dict[str, str]:
     tenant limit's shared counter (revisit.domain.limits). Functions may UpdateItem only ``RATE#``
     items (IAM ``dynamodb:LeadingKeys``)."""
     return {PK: f"RATE#{workspace_id}", SK: f"W#{window}"}
+
+
+# Stores with a retention setting (issue 18 part 5): gsi2 of the store item while it has one, so
+# the daily retention job finds them with one Query (no Scan).
+RETENTION_STORES = "RETENTIONSTORES"
+
+
+def retention_store_index(workspace_id: str, slug: str) -> dict[str, str]:
+    return {"gsi2pk": RETENTION_STORES, "gsi2sk": f"{workspace_id}#{slug}"}

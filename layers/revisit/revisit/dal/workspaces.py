@@ -9,7 +9,7 @@ from revisit.dal.errors import AlreadyExists, NoSuchItem, UnknownWorkspace
 
 # What an owner may change (PATCH /api/stores/{storeSlug}); all but name and timezone absent until set.
 _STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions",
-                   "alertEmails", "alertMaxRating", "weeklyDigest")  # fmt: skip
+                   "alertEmails", "alertMaxRating", "weeklyDigest", "retentionMonths")  # fmt: skip
 _STORE_FIELDS = ("workspaceId", "slug", *_STORE_SETTINGS, "shopId", "createdAt", "updatedAt")
 
 
@@ -39,6 +39,7 @@ def create_store(
     ws, slug, shop_id = store["workspaceId"], store["slug"], store["shopId"]
     item = {**keys.store(ws, slug), **{k: store[k] for k in _STORE_FIELDS if k in store}}
     item |= {k: v for k, v in _alert_index(ws, slug, store.get("alertEmails")).items() if v is not None}
+    item |= {k: v for k, v in _retention_index(ws, slug, store.get("retentionMonths")).items() if v is not None}
     shop: dict[str, Any] = {**keys.shop(shop_id), "workspaceId": ws, "slug": slug}
     extra = []
     if category and channel:
@@ -65,6 +66,8 @@ def update_store(workspace_id: str, slug: str, changes: dict[str, Any], updated_
     if fixed:
         raise ValueError(f"not store settings: {', '.join(fixed)}")
     index = _alert_index(workspace_id, slug, changes["alertEmails"]) if "alertEmails" in changes else {}
+    if "retentionMonths" in changes:
+        index |= _retention_index(workspace_id, slug, changes["retentionMonths"])
     updated = table.update_fields(
         keys.store(workspace_id, slug),
         {**changes, **index},
@@ -113,3 +116,27 @@ def alert_stores(limit: int = 100, cursor: dict[str, Any] | None = None) -> tupl
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item[k] for k in _STORE_FIELDS if k in item}
+
+
+def _retention_index(workspace_id: str, slug: str, months: int | None) -> dict[str, str | None]:
+    """The store's keys in the retention index (gsi2, ``RETENTIONSTORES``) while it has a retention
+    setting; None (REMOVE) without one. Written in the store's own write: never out of step."""
+    entry = keys.retention_store_index(workspace_id, slug)
+    on = months is not None
+    return {"gsi2pk": entry["gsi2pk"] if on else None, "gsi2sk": entry["gsi2sk"] if on else None}
+
+
+def retention_stores(limit: int = 100, cursor: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], Any]:
+    """A page of the stores with a retention setting (Query gsi2 pk=RETENTIONSTORES), and the key
+    to go on from (None on the last page)."""
+    req: dict[str, Any] = {
+        "TableName": table.TABLE,
+        "IndexName": keys.GSI2,
+        "KeyConditionExpression": "gsi2pk = :pk",
+        "ExpressionAttributeValues": {":pk": table.value(keys.RETENTION_STORES)},
+        "Limit": limit,
+    }
+    if cursor:
+        req["ExclusiveStartKey"] = cursor
+    resp = table.client.query(**req)
+    return [_public(table.deserialize(i) or {}) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")

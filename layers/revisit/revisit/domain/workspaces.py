@@ -42,7 +42,7 @@ def ensure_workspace(workspace_id: str, name: str | None = None) -> bool:
 
 # A store's settings besides its name and time zone (validated by the caller); absent = not set.
 SETTINGS = ("locale", "brandColor", "logoUrl", "reviewPrompt", "questions", "alertEmails", "alertMaxRating",
-            "weeklyDigest")  # fmt: skip
+            "weeklyDigest", "retentionMonths")  # fmt: skip
 # Alert emails (docs/alerts.md): defaults on read, so a store stored before these settings needs
 # no migration - it has no addresses, which means no alerts and no digest.
 ALERT_MAX_RATING_DEFAULT = 2  # an answer of 1 or 2 stars alerts
@@ -144,6 +144,7 @@ def settings_view(store: dict[str, Any]) -> dict[str, Any]:
         "reviewPrompt": store.get("reviewPrompt"),
         "questions": store.get("questions"),
         **dict(zip(("alertEmails", "alertMaxRating", "weeklyDigest"), alert_settings(store), strict=True)),
+        "retentionMonths": store.get("retentionMonths"),
         "shopId": store.get("shopId"),
         "createdAt": store.get("createdAt"),
         "updatedAt": store.get("updatedAt"),

@@ -166,7 +166,6 @@ def _cannot_change(_value: Any) -> Any:
     raise ValueError("cannot be changed")
 
 
-PublicHttpsUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048), AfterValidator(public_https)]
 # An address as SES takes it: local@domain, no spaces, quotes, angle brackets or control
 # characters, a domain of dot-separated labels (RFC 5321's 254-character path limit).
 _EMAIL_RE = re.compile(
@@ -188,6 +187,7 @@ def _distinct_addresses(value: list[str]) -> list[str]:
     return value
 
 
+PublicHttpsUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048), AfterValidator(public_https)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_printable)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(known_zone)]
 Locale = Annotated[str, AfterValidator(_supported_locale)]
@@ -196,11 +196,11 @@ QuestionText = Annotated[
     str, Field(min_length=1, max_length=200), AfterValidator(_printable), AfterValidator(_question_text)
 ]
 Fixed = Annotated[Any, AfterValidator(_cannot_change)]
-
 EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(_email_address)]
 # Alert emails (docs/alerts.md): at most 10 addresses; empty = no alerts and no digest.
 AlertEmails = Annotated[list[EmailAddress], Field(max_length=10), AfterValidator(_distinct_addresses)]
 AlertMaxRating = Annotated[int, Field(strict=True, ge=1, le=5)]
+
 
 class ReviewPrompt(Strict):
     """After a rating of at least ``minRating``, the thank-you page offers the public review ``url``."""
@@ -219,7 +219,7 @@ Questions = create_model(
 
 # The settings a store has besides its slug, in the order the API shows them.
 STORE_SETTINGS = ("name", "timezone", "locale", "brandColor", "logoUrl", "reviewPrompt", "questions",
-                  "alertEmails", "alertMaxRating", "weeklyDigest")  # fmt: skip
+                  "alertEmails", "alertMaxRating", "weeklyDigest", "retentionMonths")  # fmt: skip
 
 
 def _settings_dump(model: BaseModel, fields: set[str]) -> dict[str, Any]:
@@ -239,7 +239,6 @@ class StoreSettings(Strict):
     logoUrl: PublicHttpsUrl | None = None
     reviewPrompt: ReviewPrompt | None = None
     questions: Questions | None = None  # type: ignore[valid-type]
-
     alertEmails: AlertEmails | None = Field(
         default=None, description="who gets alert emails and the weekly digest (at most 10; [] = off)"
     )
@@ -247,6 +246,10 @@ class StoreSettings(Strict):
         default=None, description="an answer rated at or below this alerts (1-5; default 2)"
     )
     weeklyDigest: bool | None = Field(default=None, strict=True, description="the weekly digest (default true)")
+    retentionMonths: Annotated[int, Field(strict=True, ge=1, le=120)] | None = Field(
+        default=None, description="delete answers older than this many months (1-120; unset = keep)"
+    )
+
 
 class CreateStore(StoreSettings):
     # The slug, as `storeSlug` (the name every other route uses) or `slug` (its older name): one of them.
