@@ -26,6 +26,7 @@ from webapp.render import not_found, redirect, render
 # The filters of the page, by the API's names (the query string of /app/feedback and of the export).
 FILTERS = ("storeSlug", "from", "to", "minRating", "maxRating", "hasComment", "civ", "orderId", "source",
            "status", "assignee", "tag", "q")  # fmt: skip
+MORE = ("assignee", "tag", "civ", "orderId", "source", "q")  # behind "More filters" unless used
 STATUS_WORDS = {"new": "New", "in_progress": "In progress", "resolved": "Resolved"}
 PAGE_SIZE = 25
 
@@ -96,12 +97,14 @@ async def inbox(request: Request) -> Response:
     stores = _visible_stores(me)
     ctx: dict[str, Any] = {"asked": asked, "stores": stores, "statuses": STATUS_WORDS, "problems": [],
                            "rows": [], "next_cursor": None, "filtered": bool(asked), "cursor": cursor,
-                           "shown_store": asked.get("storeSlug")}  # fmt: skip
+                           "shown_store": asked.get("storeSlug"),
+                           "more_open": bool(set(asked) & set(MORE))}  # fmt: skip
     try:
         principal, q = _query(me, asked, {"limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})})
         page = feedback.search(principal, filters_of(q), q.limit, q.cursor)
     except errors.ValidationFailed as exc:
         ctx["problems"] = exc.details or [{"field": "", "message": exc.message}]
+        ctx["more_open"] = True
         return render(request, "inbox.html", ctx, status=400)
     ctx["rows"] = [_row(i) for i in page["items"] if me.can_see(i["storeSlug"])]
     ctx["next_cursor"] = page["nextCursor"]
