@@ -35,7 +35,7 @@ if str(WEBAPP_DIR) not in sys.path:
     sys.path.insert(0, str(WEBAPP_DIR))  # the function's task root: its package ``webapp``
 
 from starlette.testclient import TestClient  # noqa: E402
-from webapp import auth, charts, render  # noqa: E402, F401 - for the tests: from tests.webapp_support import auth
+from webapp import auth, charts, render, templating  # noqa: E402, F401 - for the tests: from tests.webapp_support import auth
 
 TEST_SESSION_KEY = b"unit-test-webapp-session-key"
 auth._secret = functools.cache(lambda: TEST_SESSION_KEY)  # the real one reads Secrets Manager

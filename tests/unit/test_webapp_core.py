@@ -496,3 +496,21 @@ def test_charts_are_labelled_escaped_and_show_gaps_not_zeros():
     assert "no data" in bars and ">3<" in bars
     line = str(charts.line("l", ["a", "b", "c"], [charts.Series("First", [4.0, None, 5.0], "first")], "t", "d", 1, 5))
     assert line.count('class="pt first"') == 2 and "polyline" not in line
+
+
+def test_templates_compiled_at_build_time_render_the_same_pages(tmp_path, signed_in, world):
+    """What `sam build` ships (functions/webapp/Makefile: templating.py compiles the templates)."""
+    from tests.webapp_support import templating
+
+    assert templating.compile_all(tmp_path) == len(templating.environment(None).list_templates(extensions=["html"]))
+    compiled = templating.environment(tmp_path)
+    assert type(compiled.loader).__name__ == "ModuleLoader"
+    assert type(templating.env.loader).__name__ == "FileSystemLoader"  # the sources here
+    before = signed_in.get(f"/app/stores/{world.store}?days=7").text
+    original = render.env
+    try:
+        render.env = compiled
+        after = signed_in.get(f"/app/stores/{world.store}?days=7").text
+    finally:
+        render.env = original
+    assert after == before and "<h1>Downtown Coffee</h1>" in after

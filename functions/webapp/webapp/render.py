@@ -6,20 +6,19 @@ a missing value)."""
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from webapp import auth
+from webapp import auth, templating
+from webapp.templating import interval, num, pct, plural, signed  # noqa: F401 - the pages' formatting
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
+TEMPLATES = templating.TEMPLATES
 STATIC = HERE / "static"
 
 # script-src 'self': the one small static JS file; style-src 'self': the CSS file (the SVG charts
@@ -49,41 +48,6 @@ STATIC_FILES = {p.name: p for p in STATIC.iterdir() if p.is_file()} if STATIC.is
 STATIC_VERSIONS = {name: _version(name) for name in STATIC_FILES}
 
 
-# ------------------------------------------------------------------ formatting
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def num(value: Any, places: int = 0) -> str:
-    """1234 -> "1,234"; 4.5 (places=2) -> "4.50"; None -> "—"."""
-    if _missing(value):
-        return "—"
-    return f"{value:,.{places}f}"
-
-
-def pct(value: Any, places: int = 1) -> str:
-    return "—" if _missing(value) else f"{value:.{places}f} %"
-
-
-def interval(bounds: Any, places: int = 1, unit: str = "") -> str:
-    """ "95 % interval 3.9 to 4.6" in words; "" when there is none (too few answers)."""
-    if not bounds or any(_missing(b) for b in bounds):
-        return ""
-    low, high = bounds[:2]
-    return f"{low:.{places}f}{unit} to {high:.{places}f}{unit}"
-
-
-def signed(value: Any, places: int = 2) -> str:
-    return "—" if _missing(value) else f"{value:+.{places}f}".replace("-", "−")
-
-
-def plural(count: Any, word: str, words: str | None = None) -> str:
-    count = int(count or 0)
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
-
-
 # ------------------------------------------------------------------ URLs
 
 
@@ -101,14 +65,7 @@ def static(request: Request, name: str) -> str:
 
 # ------------------------------------------------------------------ the environment
 
-env = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-env.filters.update(num=num, pct=pct, interval=interval, signed=signed, plural=plural)
+env = templating.env
 
 
 def nav_items(request: Request, me: auth.Identity | None) -> list[dict[str, Any]]:
