@@ -336,13 +336,20 @@ def test_a_store_keys_session_sets_up_its_store_only(webapp, world, table):
     assert webapp.get("/app/setup/keys").status_code == 403
 
 
-def test_the_setup_pages_through_the_lambda_handler(world):
-    """The Mangum handler with API Gateway events: the page answers, its links carry the stage."""
+def test_the_sign_in_and_setup_pages_through_the_lambda_handler(world):
+    """The Mangum handler with API Gateway events (stage "dev"): the link's page answers with its
+    form and script under the stage's prefix; a setup page without a session sends to sign-in."""
     from tests.webapp_support import invoke as invoke_page
     from tests.webapp_support import page_event
 
+    out = invoke_page(page_event("GET", "/app/signin"))
+    assert out["statusCode"] == 200
+    assert 'action="/dev/app/signin"' in out["body"]
+    assert 'src="/dev/app/static/signin.js?v=' in out["body"]
+    assert 'href="/dev/app/static/setup.css?v=' in out["body"]
     out = invoke_page(page_event("GET", "/app/setup"))
-    assert out["statusCode"] == 303  # not signed in
-    assert "/dev/app/login" in (out.get("headers") or {}).get("location", "") or "/dev/app/login" in str(
-        out.get("multiValueHeaders")
-    )
+    assert out["statusCode"] == 303
+    headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
+    multi = {k.lower(): v for k, v in (out.get("multiValueHeaders") or {}).items()}
+    location = headers.get("location") or (multi.get("location") or [""])[0]
+    assert location.startswith("/dev/app/login")
