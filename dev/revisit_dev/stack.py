@@ -313,6 +313,7 @@ class Stack:
                 f"  not emulated: {skipped} (configuration only)",
                 "  credentials:  .venv/bin/revisit bootstrap --workspace-id 1042 --store downtown-coffee --json",
                 f"  try:          curl {self.base_url}/health",
+                f"  web app:      {self.base_url}/app   (sign in: the workspace id + its owner token from bootstrap)",
                 f"  sent:         curl {self.base_url}/_local/outbox   (or: .venv/bin/revisit outbox)",
                 "  send now:     .venv/bin/revisit invoke SchedulerFunction",
                 "  stop:         Ctrl-C (the data is kept)",
