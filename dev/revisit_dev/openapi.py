@@ -105,6 +105,12 @@ SHAPES: dict[str, dict[str, Any]] = {
         alertMaxRating={"type": "integer", "minimum": 1, "maximum": 5,
                         "description": "an answer rated at or below this alerts (default 2)"},  # fmt: skip
         weeklyDigest={"type": "boolean", "description": "the weekly digest to the alert addresses (default true)"},
+        retentionMonths={
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 120,
+            "description": "answers older than this many months are deleted daily (null: kept)",
+        },
         shopId=_s(nullable=True),
         createdAt=_s(nullable=True),
         updatedAt=_s(nullable=True),
@@ -446,9 +452,13 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
     "GET /api/external/customers/{civ}": (
         JSON,
         _obj(
-            ("civ", "storeSlug", "feedback", "npsReviews", "trackers", "tokens", "purchases", "unsubscribes",
-             "loyalty", "erasure"),
-            civ=_s(), storeSlug=_s(), feedback={"type": "array", "items": _ref("Feedback")},
+            (
+                *("civ", "storeSlug", "feedback", "npsReviews", "trackers", "tokens"),
+                *("purchases", "unsubscribes", "loyalty", "erasure"),
+            ),
+            civ=_s(),
+            storeSlug=_s(),
+            feedback={"type": "array", "items": _ref("Feedback")},
             npsReviews={"type": "array", "items": {"type": "object"}},
             trackers={"type": "array", "items": {"type": "object"}},
             tokens={"type": "array", "items": {"type": "object"}, "description": "without the token values"},
@@ -456,15 +466,17 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
             unsubscribes={"type": "array", "items": {"type": "object"}},
             loyalty={"type": "object", "description": "the aggregator's state: customer, daysWithVisits, watchList"},
             erasure={"type": ["object", "null"], "description": "erasedAt and status of an earlier erasure"},
-        ),  # fmt: skip
+        ),
     ),
     "DELETE /api/external/customers/{civ}": (
         JSON,
         _obj(
             ("storeSlug", "erasedAt", "deleted", "aggregates"),
-            storeSlug=_s(), erasedAt=_s(), deleted={"type": "object", "description": "items deleted, by kind"},
+            storeSlug=_s(),
+            erasedAt=_s(),
+            deleted={"type": "object", "description": "items deleted, by kind"},
             aggregates={"type": "object", "description": "transactions, visitsSubtracted, recordsClaimed"},
-        ),  # fmt: skip
+        ),
     ),
     "POST /partners/survey-tracker/list": (
         JSON,
