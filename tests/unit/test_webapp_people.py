@@ -229,3 +229,23 @@ def test_the_audit_log_page_is_newest_first_and_paged(signed_in, world):
 def test_the_pages_carry_no_inline_script_or_style(signed_in, path):
     text = signed_in.get(path).text
     assert "<script>" not in text and "style=" not in text and "<style" not in text
+
+
+def test_an_invitation_whose_email_fails_says_so_and_a_new_link_can_be_sent(signed_in, world, outbox, monkeypatch):
+    from revisit.delivery import Delivery
+
+    class Down:
+        def send(self, message):
+            return Delivery(False, error="MessageRejected")
+
+    monkeypatch.setattr(users, "_default_mailer", Down)
+    r = invite_on_the_page(signed_in, "nia@example.com", "viewer")
+    assert r.status_code == 303
+    assert r.headers["location"].endswith("done=invited-unsent")
+    assert "the email could not be sent" in signed_in.get(r.headers["location"]).text
+    monkeypatch.undo()
+    outbox.sent_messages.clear()
+    r = signed_in.post_form(f"/app/people/{user_id_of(world, 'nia@example.com')}/link", {}, page="/app/people")
+    assert r.headers["location"].endswith("done=link")
+    with WebApp() as nia:
+        assert use_link(nia, last_token(outbox, "nia@example.com")).status_code == 303
