@@ -312,3 +312,18 @@ def test_a_sign_in_token_never_reaches_a_log_line():
 
     token = "sil_" + "Ab1" * 14 + "x"
     assert redact(f"POST /app/signin token={token}") == "POST /app/signin token=sil_…"
+
+
+def test_the_web_app_function_may_do_what_signing_in_by_email_needs():
+    """Least privilege, but enough: the keyed hashes' secret, SES from the sender, the link's delete."""
+    from revisit_dev.template import load_template
+
+    policies = load_template().resources["WebAppFunction"]["Properties"]["Policies"]
+    statements = [s for p in policies for s in p.get("Statement", [])]
+
+    def resources_of(action):
+        return [repr(s["Resource"]) for s in statements if action in s["Action"]]
+
+    assert any("HashingSecret" in r for r in resources_of("secretsmanager:GetSecretValue"))
+    assert resources_of("ses:SendEmail")
+    assert any("Table" in r for r in resources_of("dynamodb:DeleteItem"))
