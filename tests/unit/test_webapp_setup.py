@@ -258,10 +258,23 @@ def test_a_webhook_secret_is_shown_once_and_the_webhook_deleted(signed_in, world
     [hook] = listing
     assert hook["events"] == ["feedback.created", "nps.created"]
     assert secret not in signed_in.get("/app/setup/webhooks").text
+    r = signed_in.post_form(f"/app/setup/webhooks/{hook['id']}/enabled", {"enabled": "false"})
+    assert r.status_code == 303
+    assert api("GET", "/api/webhooks", world.owner_headers(), function="webhooks").json["items"][0]["enabled"] is False
+    assert "Resume" in signed_in.get("/app/setup/webhooks").text
+    r = signed_in.post_form(f"/app/setup/webhooks/{hook['id']}/rotate", {})
+    assert r.status_code == 201
+    start = r.text.index('data-secret="secret">') + len('data-secret="secret">')
+    rotated = r.text[start : r.text.index("</code>", start)]
+    assert rotated.startswith("whsec_") and rotated != secret
+    assert "keeps signing beside it for 24 hours" in r.text
+    assert rotated not in signed_in.get("/app/setup/webhooks").text
     r = signed_in.post_form(f"/app/setup/webhooks/{hook['id']}/delete", {})
     assert r.status_code == 303
     assert api("GET", "/api/webhooks", world.owner_headers(), function="webhooks").json["items"] == []
-    assert audit_actions(world)[:2] == [("webhook.deleted", hook["id"]), ("webhook.created", hook["id"])]
+    assert [a for a, _ in audit_actions(world)[:4]] == [
+        "webhook.deleted", "webhook.secret_rotated", "webhook.updated", "webhook.created",
+    ]  # fmt: skip
     bad = signed_in.post_form("/app/setup/webhooks", {"url": "http://10.0.0.1/x", "events": ["nps.created"]})
     assert bad.status_code == 400
     assert 'id="w-url-error"' in bad.text
@@ -283,6 +296,8 @@ def changes(world, key_id="key_x", survey_id="srv_x", webhook_id="wh_x"):
         (f"/app/setup/keys/{key_id}/revoke", {}),
         ("/app/setup/webhooks", {"url": "https://hooks.example.com/x", "events": ["nps.created"]}),
         (f"/app/setup/webhooks/{webhook_id}/delete", {}),
+        (f"/app/setup/webhooks/{webhook_id}/enabled", {"enabled": "false"}),
+        (f"/app/setup/webhooks/{webhook_id}/rotate", {}),
     ]  # fmt: skip
 
 

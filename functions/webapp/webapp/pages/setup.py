@@ -67,6 +67,8 @@ NOTICES = {
     "created": "Added.",
     "revoked": "The key is revoked: it stops working within seconds.",
     "deleted": "The webhook is deleted.",
+    "paused": "The webhook is paused: nothing is sent to it until it is resumed.",
+    "resumed": "The webhook is resumed.",
 }
 
 
@@ -544,6 +546,35 @@ async def delete_webhook(request: Request) -> Response:
     return redirect(request, "/app/setup/webhooks", done="deleted")
 
 
+async def toggle_webhook(request: Request) -> Response:
+    form = await auth.csrf_form(request)
+    me = member(request)
+    if not me.can_set_up_workspace():
+        return forbidden(request, "Only an owner may pause or resume webhooks.")
+    webhook_id = request.path_params["webhook_id"]
+    enabled = form.get("enabled") == "true"
+    try:
+        webhooks.update(me.principal(), webhook_id, {"enabled": enabled})
+    except errors.NotFound:
+        return not_found(request)
+    users.audit(me.workspace_id, me.actor, "webhook.updated", webhook_id, {"enabled": enabled})
+    return redirect(request, "/app/setup/webhooks", done="resumed" if enabled else "paused")
+
+
+async def rotate_webhook(request: Request) -> Response:
+    await auth.csrf_form(request)
+    me = member(request)
+    if not me.can_set_up_workspace():
+        return forbidden(request, "Only an owner may rotate a webhook's secret.")
+    webhook_id = request.path_params["webhook_id"]
+    try:
+        rotated = webhooks.rotate_secret(me.principal(), webhook_id)
+    except errors.NotFound:
+        return not_found(request)
+    users.audit(me.workspace_id, me.actor, "webhook.secret_rotated", webhook_id, {"url": rotated.get("url")})
+    return _webhooks_page(request, me, 201, created={**rotated, "rotated": True})
+
+
 routes = [
     Route("/app/setup", setup_index, methods=["GET"]),
     Route("/app/setup/stores/{slug}", store_settings, methods=["GET"]),
@@ -560,4 +591,6 @@ routes = [
     Route("/app/setup/webhooks", webhooks_page, methods=["GET"]),
     Route("/app/setup/webhooks", create_webhook, methods=["POST"]),
     Route("/app/setup/webhooks/{webhook_id}/delete", delete_webhook, methods=["POST"]),
+    Route("/app/setup/webhooks/{webhook_id}/enabled", toggle_webhook, methods=["POST"]),
+    Route("/app/setup/webhooks/{webhook_id}/rotate", rotate_webhook, methods=["POST"]),
 ]
