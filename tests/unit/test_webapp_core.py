@@ -29,7 +29,7 @@ from tests.webapp_support import WebApp, auth, charts, csrf_of, invoke, page_eve
 
 webapp, signed_in = webapp_support.webapp, webapp_support.signed_in  # fixtures
 
-VALUE = re.compile(r'<span class="value" data-metric="([^"]+)">([^<]*)</span>')
+VALUE = re.compile(r'<span class="value(?: words)?" data-metric="([^"]+)">([^<]*)</span>')
 
 
 def values(page: str) -> dict[str, str]:

@@ -68,9 +68,10 @@ def spark(me: auth.Identity, slug: str, p: period.Period) -> dict[str, Any]:
     interval_ = trends.pick_interval(p.day_from, p.day_to)
     rows = trends.series(me.principal_for(slug), slug, p.day_from, p.day_to, interval_)
     values = [r["totalFeedback"] for r in rows]
+    drawn = values if any(values) else [None] * len(values)  # nothing to draw: the empty line, not zeros
     words = ", ".join(f"{trends.label(r, interval_)}: {r['totalFeedback']}" for r in rows)
     desc = f"Feedback per {interval_}: {words}." if any(values) else "No feedback in this period."
-    return {"svg": charts.sparkline(f"spark-{slug}", values, f"Feedback per {interval_}", desc), "desc": desc}
+    return {"svg": charts.sparkline(f"spark-{slug}", drawn, f"Feedback per {interval_}", desc), "desc": desc}
 
 
 async def overview(request: Request) -> Response:

@@ -18,6 +18,8 @@ from webapp import auth, charts, period, trends
 from webapp.pages.overview import few
 from webapp.render import interval, not_found, num, pct, render, signed
 
+VOLUME_BARS = 12  # the volume chart's bars (the table under it has every period)
+
 
 def visits(block: dict[str, Any], what: str) -> dict[str, Any]:
     n = block["count"]
@@ -102,8 +104,8 @@ def trend_block(principal: Principal, slug: str, p: period.Period) -> dict[str, 
         ),
         "volume_chart": charts.bars(
             "trend-volume",
-            [(lab, r["totalFeedback"]) for lab, r in zip(labels, rows, strict=True)][-12:],
-            f"Feedback per {interval_}",
+            [(lab, r["totalFeedback"]) for lab, r in zip(labels, rows, strict=True)][-VOLUME_BARS:],
+            f"Feedback per {interval_}" + (f" (the latest {VOLUME_BARS})" if len(rows) > VOLUME_BARS else ""),
             f"Feedback per {interval_}: {volume_desc}.",
         ),
     }
