@@ -5,6 +5,7 @@ CSRF, the templates and the charts. How a page is added: /work/coord/webapp-inte
 webapp/pages/__init__.py."""
 
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from webapp import create_app
 
 from revisit.observability import logger
@@ -12,8 +13,15 @@ from revisit.observability import logger
 app = create_app()
 # REST API (v1) events; the path API Gateway gives is without the stage, and webapp's own
 # middleware puts the stage back as the root path of links (webapp.StagePrefix). No lifespan:
-# nothing to start or stop per container.
-handler = Mangum(app, lifespan="off", exclude_headers=["content-length"])
+# nothing to start or stop per container. Every answer is text (the SVG favicon too): a base64
+# body would reach the browser as base64, the API having no binary media types. API Gateway sets
+# Content-Length itself.
+handler = Mangum(
+    app,
+    lifespan="off",
+    text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "image/svg+xml"],
+    exclude_headers=["content-length"],
+)
 
 
 @logger.inject_lambda_context

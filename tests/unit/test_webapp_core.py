@@ -437,6 +437,14 @@ def test_the_handler_answers_api_gateway_events_from_events(world):
     assert out["statusCode"] == 404 and "Page not found" in out["body"]
 
 
+def test_the_handler_answers_every_static_file_as_text(world):
+    """The API has no binary media types: a base64 body would reach the browser as base64."""
+    for name in render.STATIC_FILES:
+        out = invoke(page_event("GET", f"/app/static/{name}"))
+        assert out["statusCode"] == 200 and out["isBase64Encoded"] is False, name
+        assert out["body"] == render.STATIC_FILES[name].read_text(), name
+
+
 def test_the_handler_answers_the_503_page_when_dynamodb_is_unavailable(world, monkeypatch):
     from botocore.exceptions import ClientError
 
