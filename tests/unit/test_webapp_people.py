@@ -7,6 +7,7 @@ audit log; every POST is CSRF-checked."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_the_sign_in_post_needs_its_csrf_token(webapp, world, outbox, table):
     assert use_link(webapp, token).status_code == 303  # the link still works once
 
 
-def test_asking_for_a_link_never_tells_whether_the_address_has_access(webapp, world, outbox):
+def test_asking_for_a_link_never_tells_whether_the_address_has_access(webapp, world, outbox, monkeypatch):
     users.invite(owner_member(world.workspace_id), "dee@example.com", "viewer", None, "https://fb.example.com")
     outbox.sent_messages.clear()
 
@@ -96,8 +97,18 @@ def test_asking_for_a_link_never_tells_whether_the_address_has_access(webapp, wo
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         return webapp.post("/app/login/email", data={"csrf_token": token, "email": email})
 
-    known, unknown = ask("dee@example.com"), ask("nobody@example.com")
+    from webapp.pages import signin
+
+    monkeypatch.setattr(signin, "ANSWER_FLOOR_SECONDS", 0.3)
+    timings = {}
+    for address in ("dee@example.com", "nobody@example.com"):
+        started = time.monotonic()
+        timings[address] = ask(address)
+        timings[address].elapsed_s = time.monotonic() - started
+    known, unknown = timings["dee@example.com"], timings["nobody@example.com"]
     assert known.status_code == unknown.status_code == 200
+    assert known.elapsed_s >= 0.3 and unknown.elapsed_s >= 0.3  # the same floor: timing tells nothing
+    monkeypatch.setattr(signin, "ANSWER_FLOOR_SECONDS", 0.0)
     notice = re.compile(r'<p class="notice" role="status" id="email-notice">([^<]+)</p>')
     assert notice.search(known.text).group(1) == notice.search(unknown.text).group(1)
     assert len(emails_to(outbox, "dee@example.com")) == 1

@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,6 +25,7 @@ from revisit.domain import users
 from webapp import auth
 from webapp.render import redirect, render
 
+ANSWER_FLOOR_SECONDS = 0.8  # "email me a link" never answers sooner (well above an SES call's time)
 SENT = (
     "If that address has access to a workspace, a sign-in link is on its way to it. "
     "The link works once, for 15 minutes."
@@ -63,6 +67,7 @@ def _login_page(request: Request, status: int = 200, **ctx) -> Response:
 async def request_link(request: Request) -> Response:
     form = await auth.csrf_form(request)
     email = str(form.get("email") or "")[:320]
+    started = time.monotonic()
     try:
         users.request_link(email, link_base(request))
     except errors.ValidationFailed as exc:
@@ -72,6 +77,9 @@ async def request_link(request: Request) -> Response:
         response = _login_page(request, 429, email_value=email.strip(), email_error=exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    # A known address costs a link and an SES call that an unknown one does not: every answer
+    # waits until the same floor, so its timing does not tell them apart either.
+    await asyncio.sleep(max(0.0, ANSWER_FLOOR_SECONDS - (time.monotonic() - started)))
     return _login_page(request, 200, email_notice=SENT)
 
 
