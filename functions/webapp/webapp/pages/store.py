@@ -77,7 +77,8 @@ def _names(principal: Principal, slug: str, kind: str) -> dict[str, str]:
 
 def trend_block(principal: Principal, slug: str, p: period.Period) -> dict[str, Any]:
     interval_ = trends.pick_interval(p.day_from, p.day_to)
-    rows = trends.series(principal, slug, p.day_from, p.day_to, interval_)
+    answer = analytics.series(principal, slug, p.day_from, p.day_to, interval_)
+    rows = trends.rows_of(answer)
     labels = [trends.label(r, interval_) for r in rows]
     has_data = any(r["totalFeedback"] for r in rows)
     rating_desc = "; ".join(
@@ -88,6 +89,7 @@ def trend_block(principal: Principal, slug: str, p: period.Period) -> dict[str, 
     volume_desc = ", ".join(f"{lab}: {r['totalFeedback']}" for lab, r in zip(labels, rows, strict=True))
     return {
         "interval": interval_,
+        "timezone": answer["timezone"],
         "rows": [{"label": lab, **r} for lab, r in zip(labels, rows, strict=True)],
         "has_data": has_data,
         "rating_chart": charts.line(
