@@ -132,6 +132,14 @@ def cold_rows(cold: dict[str, Any]) -> list[dict[str, str]]:
                     f"; the frameworks alone (floor row) are {floor['ratio']:.2f}×, Revisit's own modules and "
                     f"requests the remaining {r['ratio'] - floor['ratio']:+.2f}×"
                 )
+            if name == "webapp":
+                cause = (
+                    f"import {r['import_ms']:.0f} ms vs {base['import_ms']:.0f} ms (+{extra_import:.0f} ms: Starlette, "
+                    f"Jinja2, Mangum and asyncio, every page module with the JSON API's pydantic request models), "
+                    f"first request {r['first_request_ms']:.0f} ms vs {base['first_request_ms']:.0f} ms "
+                    f"(+{extra_first:.0f} ms: the session's credential, 12 DynamoDB calls of a store page, and "
+                    "compiling its templates - which the function `sam build` ships has compiled already)"
+                )
         out.append(
             row(
                 "1. Cold start",
