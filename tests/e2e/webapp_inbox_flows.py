@@ -1,7 +1,8 @@
 """H5's steps of the web app's browser test (tests/e2e/test_webapp_browser.py appends them to its
 FLOWS, and these pages to its PAGES): filter the feedback inbox and compare the answers shown with
 the JSON search's, download the CSV of the filter and compare it byte for byte with the JSON API's
-export, handle an answer with the workflow form (the API then shows the change).
+export, handle an answer with the workflow form (the API then shows the change), and the trackers
+page's funnel after a survey, three purchases and one scheduler run equals the report API's.
 
 Each step starts and ends signed in as the workspace owner (the core's ``sign_in``).
 """
@@ -100,4 +101,33 @@ def inbox_workflow(b: Any, ctx: dict[str, Any]) -> None:
     assert _ids(b) == [fid]
 
 
-FLOWS = [inbox_filter, inbox_csv, inbox_workflow]
+def trackers_numbers(b: Any, ctx: dict[str, Any]) -> None:
+    """A survey, a purchase, one scheduler run: the trackers page shows the report API's numbers."""
+    from datetime import UTC, datetime
+
+    from selenium.webdriver.common.by import By
+
+    stack, creds = ctx["stack"], ctx["creds"]
+    key = {"x-api-key": creds["workspaceApiKey"]}
+    partner = {"X-API-KEY": creds["partnerKey"], "X-API-SECRET": creds["partnerSecret"]}
+    survey = {"storeSlug": ctx["store"], "name": "After your visit (e2e)", "sendingType": "email", "delayMinutes": 0}
+    assert stack.request("POST", "/api/surveys", headers=key, json=survey).status_code == 201
+    for n in range(3):
+        purchase = {"purchaseId": f"e2e-p{n}", "customerId": f"C{n}", "storeSlug": ctx["store"],
+                    "purchasedAt": datetime.now(UTC).isoformat(), "email": f"c{n}@example.com"}  # fmt: skip
+        assert stack.request("POST", "/partners/purchases", headers=partner, json=purchase).status_code in (200, 201)
+    b.open(f"/app/stores/{ctx['store']}/trackers")
+    assert b.driver.find_element(By.ID, "n-scheduled").text == "3"
+    assert stack.request("POST", "/_local/invoke/SchedulerFunction", json={}).status_code == 200
+    b.open(f"/app/stores/{ctx['store']}/trackers")
+    report = stack.request("GET", "/api/external/trackers/report", headers=key, params={"storeSlug": ctx["store"]})
+    total = report.json()["total"]
+    assert total["sent"] == 3
+    for name in ("sent", "clicked", "completed"):
+        assert b.driver.find_element(By.ID, f"n-{name}").text == f"{total[name]:,}", name
+    assert b.driver.find_element(By.ID, "response-rate").text == f"{total['responseRate']:.1f} %"
+    assert "After your visit (e2e)" in b.driver.find_element(By.ID, "tracker-rows").text
+    b.check("trackers-sent")
+
+
+FLOWS = [inbox_filter, inbox_csv, inbox_workflow, trackers_numbers]

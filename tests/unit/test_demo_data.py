@@ -71,7 +71,7 @@ def _credentials(world):
     )
 
 
-def _demo(world, client, stream, **kw):
+def _demo(world, client, stream, now=NOW, **kw):
     out = io.StringIO()
     client.creds = _credentials(world)
     summary = demo.run(
@@ -81,7 +81,7 @@ def _demo(world, client, stream, **kw):
         days=90,
         customers=kw.pop("customers", 100),
         seed=kw.pop("seed", 7),
-        now=NOW,
+        now=now,
         progress=demo.Progress(out),
         send=lambda: run(datetime.now(UTC) + timedelta(seconds=2)),
         **kw,
@@ -147,7 +147,7 @@ def test_demo_data_fills_a_living_dashboard_and_a_rerun_adds_nothing(world, stre
     assert report["sent"] == 20 and report["clicked"] == t["clickedNow"] and report["completed"] == t["answeredNow"]
 
     rows_before = _feedback_count(world)
-    again, _ = _demo(world, client, stream)
+    again, _ = _demo(world, client, stream, now=NOW + timedelta(hours=3))  # a later run: other times, same ids
     assert again["feedback"]["created"] == 0 and again["feedback"]["alreadyPresent"] == fb["rows"]
     assert again["nps"]["created"] == 0
     assert again["trackers"]["clickedNow"] == 0 and again["trackers"]["answeredNow"] == 0
