@@ -205,11 +205,22 @@ def test_surveys_are_added_and_changed_as_the_json_api_shows(signed_in, world):
     )  # fmt: skip
     r = signed_in.post_form(f"{base}/{survey['surveyId']}", {"name": "After a visit", "sendingType": "sms",
                                                              "delayMinutes": "90", "maxResends": "1",
-                                                             "resendDelayMinutes": "1440"})  # fmt: skip
+                                                             "resendDelayMinutes": "1440", "rule.minAmount": "12.5",
+                                                             "rule.channels": "web, shop"})  # fmt: skip
     assert r.status_code == 303, r.text
     [survey] = api("GET", "/api/surveys", world.owner_headers()).json["items"]
     assert (survey["sendingType"], survey["active"]) == ("sms", False)
-    assert audit_actions(world)[:2] == [
+    assert survey["rule"] == {"minAmount": 12.5, "channels": ["web", "shop"]}
+    assert 'value="web, shop"' in signed_in.get(base).text
+    bad = signed_in.post_form(f"{base}/{survey['surveyId']}", {"name": "After a visit", "rule.minAmount": "-3"})
+    assert bad.status_code == 400
+    assert 'id="sv-1-min-amount-error"' in bad.text
+    r = signed_in.post_form(f"{base}/{survey['surveyId']}", {"name": "After a visit", "sendingType": "sms",
+                                                             "resendDelayMinutes": "1440", "active": "on"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    [survey] = api("GET", "/api/surveys", world.owner_headers()).json["items"]
+    assert survey.get("rule") is None  # emptied: removed, as a PATCH with null does
+    assert audit_actions(world)[1:3] == [
         ("survey.updated", f"{world.store}/{survey['surveyId']}"),
         ("survey.created", f"{world.store}/{survey['surveyId']}"),
     ]

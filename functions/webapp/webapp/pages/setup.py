@@ -45,7 +45,8 @@ TIME_ZONES = [*sorted(z for z in available_timezones() if "/" in z and not z.sta
 SENDING_TYPES = [("email", "Email"), ("sms", "Text message (SMS)"), ("whatsapp", "WhatsApp"),
                  ("external", "External (a partner sends the link)")]  # fmt: skip
 SURVEY_DEFAULTS = {"name": "", "sendingType": "email", "delayMinutes": "60", "maxResends": "0",
-                   "resendDelayMinutes": "", "linkValidDays": "", "newReviewLink": "", "active": True}  # fmt: skip
+                   "resendDelayMinutes": "", "linkValidDays": "", "newReviewLink": "", "active": True,
+                   "rule.minAmount": "", "rule.channels": ""}  # fmt: skip
 NPS_KINDS = {"categories": "category", "channels": "channel"}
 NPS_TEXTS = [(f"{who}_{what}", f"{label} {words}") for who, label in
              (("promoter", "Promoters (9-10):"), ("passive", "Passives (7-8):"), ("detractor", "Detractors (1-6):"))
@@ -230,6 +231,17 @@ def _survey_form(form: FormData, creating: bool) -> dict[str, Any]:
         "newReviewLink": text(form, "newReviewLink") or None,
         "active": form.get("active") == "on",
     }
+    min_amount = text(form, "rule.minAmount", 24)
+    channels = [c.strip() for c in text(form, "rule.channels", 2000).split(",") if c.strip()][:30]
+    rule: dict[str, Any] = {}
+    if min_amount:
+        try:
+            rule["minAmount"] = float(min_amount)
+        except ValueError:
+            rule["minAmount"] = min_amount  # the model names the field
+    if channels:
+        rule["channels"] = channels
+    data["rule"] = rule or None
     if creating:
         return {k: v for k, v in data.items() if v is not None and v != ""}
     for required in ("name", "sendingType", "delayMinutes", "maxResends"):  # left empty: unchanged
@@ -242,7 +254,15 @@ def _surveys_page(request: Request, me: users.Member, slug: str, status: int = 2
     store = _store_of(me, slug)
     fields = ("surveyId", "name", "sendingType", "delayMinutes", "maxResends", "resendDelayMinutes", "linkValidDays",
               "newReviewLink", "active")  # fmt: skip
-    items = [{f: s.get(f) for f in fields} for s in surveys.list_surveys(me.principal(slug), slug)]
+    items = []
+    for survey in surveys.list_surveys(me.principal(slug), slug):
+        rule = survey.get("rule") or {}
+        amount = rule.get("minAmount")
+        items.append({
+            **{f: survey.get(f) for f in fields},
+            "rule.minAmount": "" if amount is None else f"{amount:g}",
+            "rule.channels": ", ".join(rule.get("channels") or []),
+        })  # fmt: skip
     return render(
         request,
         "surveys_setup.html",
