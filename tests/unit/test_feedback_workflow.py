@@ -312,3 +312,24 @@ def test_migration_0007_lets_older_records_be_found_by_id(world, ids, table):
     assert get(world.store_key, ids[0]).status == 200 and get(world.other_store_key, ids[3]).status == 200
     table.delete_item(TableName="revisit-unit", Key={"pk": {"S": "MIGRATION#0007-feedback-by-id"}, "sk": {"S": "META"}})
     assert migrations.run(only="0007-feedback-by-id")[0].changed == 0  # a second run changes nothing
+
+
+def test_dynamodb_calls_per_request(world, ids):
+    """GET: the credential, Query gsi4, GetItem; PATCH: the same + one UpdateItem (docs/data-model.md)."""
+    from revisit.dal import table
+
+    calls: list[str] = []
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    table.client.meta.events.register("before-call.dynamodb", count)
+    try:
+        assert get(world.store_key, ids[0]).status == 200
+        got, calls[:] = list(calls), []
+        assert patch(world.store_key, ids[0], {"status": "resolved", "note": "n"}).status == 200
+        patched = list(calls)
+    finally:
+        table.client.meta.events.unregister("before-call.dynamodb", count)
+    assert got == ["GetItem", "Query", "GetItem"]  # credential (cache off in the tests), index, record
+    assert patched == ["GetItem", "Query", "GetItem", "UpdateItem"]
