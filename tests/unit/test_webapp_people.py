@@ -260,3 +260,12 @@ def test_an_invitation_whose_email_fails_says_so_and_a_new_link_can_be_sent(sign
     assert r.headers["location"].endswith("done=link")
     with WebApp() as nia:
         assert use_link(nia, last_token(outbox, "nia@example.com")).status_code == 303
+
+
+def test_every_post_of_the_people_pages_is_in_the_csrf_tests():
+    from webapp.pages import people
+
+    covered = ["/app/people/invite", "/app/people/usr_x/role", "/app/people/usr_x/link", "/app/people/usr_x/remove"]
+    for route in people.routes:
+        if "POST" in (route.methods or ()):
+            assert any(route.path_regex.match(p) for p in covered), route.path

@@ -379,3 +379,13 @@ def test_the_sign_in_and_setup_pages_through_the_lambda_handler(world):
     multi = {k.lower(): v for k, v in (out.get("multiValueHeaders") or {}).items()}
     location = headers.get("location") or (multi.get("location") or [""])[0]
     assert location.startswith("/dev/app/login")
+
+
+def test_every_post_of_the_setup_pages_is_in_the_csrf_and_role_tests(world):
+    """A POST route added to pages/setup.py without a case above fails here."""
+    from webapp.pages import setup
+
+    covered = [path for path, _ in changes(world)]
+    for route in setup.routes:
+        if "POST" in (route.methods or ()):
+            assert any(route.path_regex.match(p) for p in covered), route.path
