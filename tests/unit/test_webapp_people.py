@@ -269,3 +269,14 @@ def test_every_post_of_the_people_pages_is_in_the_csrf_tests():
     for route in people.routes:
         if "POST" in (route.methods or ()):
             assert any(route.path_regex.match(p) for p in covered), route.path
+
+
+def test_email_me_a_link_needs_the_csrf_token(webapp, world, outbox, table):
+    users.invite(owner_member(world.workspace_id), "oz@example.com", "viewer", None, "https://fb.example.com")
+    outbox.sent_messages.clear()
+    webapp.get("/app/login")
+    before = snapshot(table)
+    assert webapp.post("/app/login/email", data={"email": "oz@example.com"}).status_code == 403
+    assert webapp.post("/app/login/email", data={"email": "oz@example.com", "csrf_token": "x"}).status_code == 403
+    assert snapshot(table) == before  # no link, no quota counted
+    assert outbox.sent_messages == []
