@@ -354,6 +354,7 @@ def webapp_event(fx: dict[str, Any], path: str) -> dict[str, Any]:
     """A page of the web app, signed in with the owner token: its session cookie as
     functions/webapp/webapp/auth.py writes it, signed with the benchmark's key (bench.common:
     WEBAPP_SESSION_SECRET, or the secret WEBAPP_SESSION_SECRET_ARN names, of the same value)."""
+    import hashlib
     import time
 
     from itsdangerous import URLSafeSerializer
@@ -365,7 +366,8 @@ def webapp_event(fx: dict[str, Any], path: str) -> dict[str, Any]:
     at = int(time.time())
     session = {"v": 1, "ws": fx["ws"], "sub": "key", "k": "owner", "h": secret_hash(Kind.OWNER, token)}
     session |= {"sid": "bench-session", "iat": at, "seen": at}
-    cookie = "revisit_session=" + URLSafeSerializer(HASH_SECRET, salt="session").dumps(session)
+    signer = URLSafeSerializer(HASH_SECRET, salt="session", signer_kwargs={"digest_method": hashlib.sha256})
+    cookie = "revisit_session=" + signer.dumps(session)
     resource = "/app" if path == "/app" else "/app/{proxy+}"
     params = None if path == "/app" else {"proxy": path.removeprefix("/app/")}
     return api_event("GET", path, resource=resource, headers={"Cookie": cookie}, path_params=params)

@@ -522,3 +522,22 @@ def test_templates_compiled_at_build_time_render_the_same_pages(tmp_path, signed
     finally:
         render.env = original
     assert after == before and "<h1>Downtown Coffee</h1>" in after
+
+
+def test_the_benchmarks_page_events_are_signed_in(world, monkeypatch):
+    """bench/scenarios.py builds the session cookie itself: the app must take it (else the bench
+    would time the redirect to the sign-in page)."""
+    import functools
+
+    from bench.common import HASH_SECRET
+    from bench.scenarios import ok, webapp_event
+
+    monkeypatch.setattr(auth, "_secret", functools.cache(HASH_SECRET.encode))
+    auth._serializer.cache_clear()
+    try:
+        fx = {"ws": world.workspace_id, "owner": world.owner_headers()}
+        for name, path in (("webapp_store", f"/app/stores/{world.store}"), ("webapp_overview", "/app")):
+            out = invoke(webapp_event(fx, path))
+            assert out["statusCode"] == 200 and ok(name, out), (path, out["statusCode"], out["headers"])
+    finally:
+        auth._serializer.cache_clear()

@@ -122,7 +122,7 @@ def _secret() -> bytes:
 
 @functools.cache
 def _serializer(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(_secret(), salt=salt)
+    return URLSafeSerializer(_secret(), salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def _csrf_for(session_id: str) -> str:
