@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -79,7 +79,7 @@ class Member:
     user_id: str | None = None  # a user's session
     email: str | None = None
     key_id: str | None = None  # a session signed in with a secret: the credential's key id
-    key_kind: str | None = field(default=None)  # "owner" or "api" for a secret's session
+    key_kind: str | None = None  # "owner" or "api" for a secret's session
 
     @property
     def actor(self) -> str:
