@@ -541,3 +541,38 @@ def test_the_benchmarks_page_events_are_signed_in(world, monkeypatch):
             assert out["statusCode"] == 200 and ok(name, out), (path, out["statusCode"], out["headers"])
     finally:
         auth._serializer.cache_clear()
+
+
+def test_a_manager_of_two_stores_sees_those_only_and_a_removed_users_session_ends(webapp, world, monkeypatch):
+    """A user's session (H6's users): the overview lists the manager's stores and no workspace
+    total, another store is the 404 page, and removing the user ends the session within 5 s."""
+    from revisit.domain import users, workspaces
+
+    workspaces.create_store(world.workspace_id, "harbour-cafe", "Harbour Cafe")
+    principal = domain_auth.authenticate(
+        domain_auth.Presented(bearer=world.owner_token, workspace_id=world.workspace_id), frozenset({Kind.OWNER})
+    )
+    owner = users.member_of_principal(principal)
+
+    class Outbox:
+        def send(self, message):
+            return "sent"
+
+    user = users.invite(owner, "ana@example.com", "manager", [world.store, "harbour-cafe"], "https://x", Outbox())
+    payload = auth._new_session(world.workspace_id, {"sub": "user", "uid": user["userId"], "x": {}})
+    webapp.cookies.set(auth.SESSION_COOKIE, auth._serializer("session").dumps(payload))
+    page = webapp.get("/app")
+    assert page.status_code == 200 and "ana@example.com" in page.text
+    listed = re.findall(r'data-store="([^"]+)"', page.text)
+    assert listed == ["downtown-coffee", "harbour-cafe"]
+    assert "total-volume" not in page.text  # the workspace's total is not a manager's to see
+    assert webapp.get("/app/stores/harbour-cafe").status_code == 200
+    assert webapp.get(f"/app/stores/{world.other_store}").status_code == 404
+    clock = [1000.0]
+    monkeypatch.setattr(users, "_clock", lambda: clock[0])
+    users.clear_cache()
+    assert webapp.get("/app").status_code == 200
+    users.remove_user(owner, user["userId"])
+    clock[0] += 5
+    r = webapp.get("/app")
+    assert r.status_code == 303 and r.headers["location"] == "/app/login?expired=1"
