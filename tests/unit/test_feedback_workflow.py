@@ -333,3 +333,18 @@ def test_dynamodb_calls_per_request(world, ids):
         table.client.meta.events.unregister("before-call.dynamodb", count)
     assert got == ["GetItem", "Query", "GetItem"]  # credential (cache off in the tests), index, record
     assert patched == ["GetItem", "Query", "GetItem", "UpdateItem"]
+
+
+def test_answers_match_the_documented_shapes(world, ids):
+    """The GET, PATCH and search answers and a 412 against docs/openapi.json (what the code generates)."""
+    from revisit_dev import openapi
+    from tests.unit.test_openapi import _check
+
+    spec = openapi.build()
+    _check(spec, "GET", PATH, get(world.store_key, ids[0]))
+    done = patch(world.store_key, ids[0], {"status": "in_progress", "tags": ["a"], "note": "n", "assignee": "a@b.co"})
+    _check(spec, "PATCH", PATH, done)
+    _check(spec, "PATCH", PATH, patch(world.store_key, ids[0], {"status": "new"}, {"If-Match": '"0"'}))  # 412
+    _check(spec, "PATCH", PATH, patch(world.store_key, ids[0], {"tags": ["no way!"]}))  # 400
+    event = api_event("GET", "/api/external/feedback", headers={"x-api-key": world.store_key}, query={"tag": "a"})
+    _check(spec, "GET", "/api/external/feedback", invoke("feedback", event))
