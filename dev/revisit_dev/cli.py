@@ -399,7 +399,8 @@ def _customer(args: argparse.Namespace) -> int:
 
     base_url = (args.url or args.base_url or _stack_info(args)["baseUrl"]).rstrip("/")
     method = "GET" if args.command == "export-customer" else "DELETE"
-    url = f"{base_url}/api/external/customers/{quote(args.civ, safe='')}?{urlencode({'storeSlug': args.store})}"
+    params = {"storeSlug": args.store, **{k: v for k, v in (("email", args.email), ("phone", args.phone)) if v}}
+    url = f"{base_url}/api/external/customers/{quote(args.civ, safe='')}?{urlencode(params)}"
     request = urllib.request.Request(url, method=method)  # noqa: S310 - the operator's URL
     for name, value in _api_headers(args).items():
         request.add_header(name, value)
@@ -654,6 +655,8 @@ def _parser() -> argparse.ArgumentParser:
         p = command(name, help_)
         p.add_argument("--civ", required=True, help="the customer's civ (customer id) at the store")
         p.add_argument("--store", required=True, help="the store's slug")
+        p.add_argument("--email", help="also their NPS reviews left with this email (without a loyalty_id)")
+        p.add_argument("--phone", help="also their NPS reviews left with this phone number")
         p.add_argument("--key", help="an API key of the workspace or of that store (default: $REVISIT_API_KEY)")
         p.add_argument("--owner-token", help="or the owner token (with --workspace-id)")
         p.add_argument("--workspace-id", help="with --owner-token")

@@ -568,6 +568,13 @@ def _review_customers(item: dict[str, Any], dry_run: bool) -> bool:
     return _customer_keys(item, "gsi3", {"gsi3pk": pk, "gsi3sk": item[keys.SK]}, dry_run)
 
 
+def _review_contacts(item: dict[str, Any], dry_run: bool) -> bool:
+    if item.get(keys.TYPE) != "nps_review" or item.get("client") is None:
+        return False
+    pk = keys.nps_contact_pk(item["workspaceId"], item["storeSlug"], int(item["client"]))
+    return _customer_keys(item, "gsi4", {"gsi4pk": pk, "gsi4sk": item[keys.SK]}, dry_run)
+
+
 def _token_customers(item: dict[str, Any], dry_run: bool) -> bool:
     if item.get(keys.TYPE) != "token" or item[keys.SK] != keys.META:
         return False
@@ -602,6 +609,7 @@ MIGRATIONS = (
     # A customer's data found by keys (access and erasure, revisit.domain.privacy): no Scan.
     Migration("0009-customer-purchases", "a store's purchases by customer id (gsi2)", "PURCHASE#", _purchase_customers),
     Migration("0009-customer-reviews", "a store's NPS reviews by loyalty_id (gsi3)", "NPS#", _review_customers),
+    Migration("0009-customer-contacts", "a store's NPS reviews by reviewer number (gsi4)", "NPS#", _review_contacts),
     Migration("0009-customer-tokens", "a store's tokens by their payload's civ (gsi1)", "TOKEN#", _token_customers),
 )
 

@@ -23,14 +23,15 @@ def _civ(raw: str) -> str:
 def export_customer(civ: str):
     caller = principal(app, Kind.API, Kind.OWNER)
     q = query(app, CustomerQuery)
-    return json_response(200, privacy.export_customer(caller, _civ(civ), q.storeSlug), {"Cache-Control": "no-store"})
+    answer = privacy.export_customer(caller, _civ(civ), q.storeSlug, q.contacts())
+    return json_response(200, answer, {"Cache-Control": "no-store"})
 
 
 @app.delete("/api/external/customers/<civ>")
 def erase_customer(civ: str):
     caller = principal(app, Kind.API, Kind.OWNER)
     q = query(app, CustomerQuery)
-    return json_response(200, privacy.erase_customer(caller, _civ(civ), q.storeSlug))
+    return json_response(200, privacy.erase_customer(caller, _civ(civ), q.storeSlug, q.contacts()))
 
 
 @logger.inject_lambda_context

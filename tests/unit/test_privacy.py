@@ -387,7 +387,7 @@ def test_migration_0009_gives_old_items_the_customer_keys(history, table):
     from revisit.dal import table as table_mod
     from revisit_dev import migrations
 
-    ours = ("0009-customer-purchases", "0009-customer-reviews", "0009-customer-tokens")
+    ours = ("0009-customer-purchases", "0009-customer-reviews", "0009-customer-contacts", "0009-customer-tokens")
     stripped = 0
     for item in dump(table):
         index = {"purchase": "gsi2", "nps_review": "gsi3", "token": "gsi1"}.get(str(item.get("type")))
@@ -395,12 +395,20 @@ def test_migration_0009_gives_old_items_the_customer_keys(history, table):
             table.update_item(TableName=table_mod.TABLE, Key=table_mod.serialize({"pk": item["pk"], "sk": item["sk"]}),
                               UpdateExpression=f"REMOVE {index}pk, {index}sk")  # fmt: skip
             stripped += 1
+        if item.get("type") == "nps_review" and item.get("civ") == CIV:
+            table.update_item(TableName=table_mod.TABLE, Key=table_mod.serialize({"pk": item["pk"], "sk": item["sk"]}),
+                              UpdateExpression="REMOVE gsi4pk, gsi4sk")  # fmt: skip
     assert stripped == 5  # 1 purchase, 2 reviews, 2 tokens
     old = customer("GET", {"x-api-key": history.world.store_key}, storeSlug=STORE).json
     assert old["purchases"] == [] and old["npsReviews"] == [] and len(old["tokens"]) == 1  # (the tracker's)
 
     dry = {o.id: o.changed for o in migrations.run(dry_run=True, only=None) if o.id in ours}
-    assert dry == {"0009-customer-purchases": 1, "0009-customer-reviews": 2, "0009-customer-tokens": 2}
+    assert dry == {
+        "0009-customer-purchases": 1,
+        "0009-customer-reviews": 2,
+        "0009-customer-contacts": 2,
+        "0009-customer-tokens": 2,
+    }
     outcomes = {o.id: o.changed for o in migrations.run(page_size=3) if o.id in ours}
     assert outcomes == dry
     new = customer("GET", {"x-api-key": history.world.store_key}, storeSlug=STORE).json
@@ -449,4 +457,34 @@ def test_random_histories_with_records_in_flight_are_erased_exactly(world, table
     deliver(feed.read())
     items = dump(table)
     assert not [i for i in items if i.get("storeSlug") == target_store and i.get("civ") == "X"]
+    assert aggregates(table) == rebuilt(table, feed)
+
+
+def test_reviews_left_with_the_customers_email_are_found_and_erased_by_contact(history, table, feed):
+    """NPS reviews without a loyalty_id, left with the customer's email, are theirs when the request
+    names the email (their reviewer number: a keyed hash, the gsi4 key); one with another loyalty_id
+    is that customer's and stays."""
+    world = history.world
+
+    def nps_create(**extra):
+        body = {"shop_id": world.shop_id, "shop_secret": world.shop_secret, "category": "default",
+                "channel": "default", "rate": 3, "email": "Erase.Me@example.com", **extra}  # fmt: skip
+        reply = invoke("nps_create", api_event("POST", "/nps/create", body=body))
+        assert reply.status == 200, reply.text
+
+    nps_create()
+    nps_create(rate=10)
+    nps_create(loyalty_id="D")  # another customer's, whatever the email
+    deliver(feed.read())
+    key = {"x-api-key": world.store_key}
+    plain = customer("GET", key, storeSlug=STORE).json
+    assert len(plain["npsReviews"]) == 2  # by loyalty_id only
+    named = customer("GET", key, storeSlug=STORE, email="erase.me@EXAMPLE.com").json
+    assert len(named["npsReviews"]) == 4 and {r.get("civ") for r in named["npsReviews"]} == {CIV, None}
+    reply = customer("DELETE", key, storeSlug=STORE, email="erase.me@example.com")
+    assert reply.status == 200, reply.text
+    assert reply.json["deleted"]["npsReviews"] == 4 and reply.json["aggregates"]["visitsSubtracted"] == 11
+    left = [i for i in dump(table) if i.get("type") == "nps_review" and i.get("storeSlug") == STORE]
+    assert sorted(str(i.get("civ")) for i in left) == ["D", "D", "None"]  # 503, 504 and the other's
+    assert customer("GET", key, storeSlug=STORE, email="not-an-email").status == 400
     assert aggregates(table) == rebuilt(table, feed)

@@ -426,3 +426,9 @@ RETENTION_STORES = "RETENTIONSTORES"
 
 def retention_store_index(workspace_id: str, slug: str) -> dict[str, str]:
     return {"gsi2pk": RETENTION_STORES, "gsi2sk": f"{workspace_id}#{slug}"}
+
+
+def nps_contact_pk(workspace_id: str, store_slug: str, client: int) -> str:
+    """gsi4 (keys only) of an NPS review: its reviewer's number (a keyed hash of the email, phone or
+    device), so an erasure request naming a contact finds their reviews without a loyalty_id."""
+    return f"NPSCLI#{workspace_id}#{store_slug}#{client}"

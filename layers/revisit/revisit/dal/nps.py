@@ -156,6 +156,8 @@ def put_review(review: dict[str, Any]) -> None:
     item["gsi2pk"], item["gsi2sk"] = keys.nps_category_pk(ws, store, review["category"]), sort
     if review.get("civ"):  # the customer's reviews: access and erasure
         item["gsi3pk"], item["gsi3sk"] = keys.nps_customer_pk(ws, store, review["civ"]), sort
+    if review.get("client") is not None:  # ... and by their contact's keyed hash (keys only)
+        item["gsi4pk"], item["gsi4sk"] = keys.nps_contact_pk(ws, store, int(review["client"])), sort
     table.put_new(item, AlreadyExists)
 
 
@@ -203,3 +205,21 @@ def reviews_of_customer(workspace_id: str, store_slug: str, civ: str) -> list[di
     (with their keys: the erasure deletes them by key)."""
     pk = keys.nps_customer_pk(workspace_id, store_slug, civ)
     return table.query_all(**table.range_query("gsi3pk", "gsi3sk", pk, "0", table.SK_MAX, index=keys.GSI3))
+
+
+def reviews_of_contacts(workspace_id: str, store_slug: str, clients: list[int]) -> list[dict[str, Any]]:
+    """The store's reviews by these reviewer numbers (gsi4 ``NPSCLI#``, keys only: one Query per
+    number, then BatchGetItem of the reviews), as stored."""
+    found: list[dict[str, str]] = []
+    for client in dict.fromkeys(clients):
+        pk = keys.nps_contact_pk(workspace_id, store_slug, client)
+        req = table.range_query("gsi4pk", "gsi4sk", pk, "0", table.SK_MAX, index=keys.GSI4)
+        found.extend({keys.PK: i[keys.PK], keys.SK: i[keys.SK]} for i in table.query_all(**req))
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(found), 100):
+        request: dict[str, Any] = {table.TABLE: {"Keys": [table.serialize(k) for k in found[start : start + 100]]}}
+        while request:
+            resp = table.client.batch_get_item(RequestItems=request)
+            out.extend(table.deserialize(i) for i in resp.get("Responses", {}).get(table.TABLE, []))
+            request = resp.get("UnprocessedKeys") or {}
+    return out

@@ -43,7 +43,7 @@ from revisit.dal import tokens as tokens_dal
 from revisit.dal import trackers as trackers_dal
 from revisit.dal import unsubscribes as unsubscribes_dal
 from revisit.dal.analytics import get_customer
-from revisit.domain import analytics, workspaces
+from revisit.domain import analytics, nps, workspaces
 from revisit.domain.auth import Principal
 from revisit.domain.util import iso, now, parse_iso
 from revisit.errors import Conflict, NotFound
@@ -57,24 +57,32 @@ def _not_found(civ: str) -> NotFound:
     return NotFound("No data for this customer at this store.", [{"field": "civ", "message": "unknown customer"}])
 
 
-def _store(principal: Principal, civ: str, store_slug: str) -> str:
-    """The caller's workspace, if it may see the store; else the same 404 as an unknown store
-    (a key of another store learns nothing about this one)."""
+def _store(principal: Principal, civ: str, store_slug: str, contacts: Iterable[str] = ()) -> tuple[str, list[int]]:
+    """The caller's workspace, if it may see the store (else the same 404 as an unknown store: a
+    key of another store learns nothing about this one), and the reviewer numbers of ``contacts``
+    at the store's shop (revisit.domain.nps.client_number)."""
     if not principal.can_access_store(store_slug):
         raise _not_found(civ)
     try:
-        workspaces.get_store(principal.workspace_id, store_slug)
+        store = workspaces.get_store(principal.workspace_id, store_slug)
     except NotFound:
         raise _not_found(civ) from None
-    return principal.workspace_id
+    shop = store.get("shopId")
+    return principal.workspace_id, [nps.client_number(shop, c) for c in contacts] if shop else []
 
 
 class _Found:
     """Every raw item of the customer at the store, as stored (with keys)."""
 
-    def __init__(self, ws: str, store: str, civ: str) -> None:
+    def __init__(self, ws: str, store: str, civ: str, clients: list[int] | None = None) -> None:
         self.feedback = feedback_dal.of_customer(ws, store, civ)
         self.reviews = nps_dal.reviews_of_customer(ws, store, civ)
+        if clients:  # their reviews by contact: without a loyalty_id, or with theirs
+            known = {(r[keys.PK], r[keys.SK]) for r in self.reviews}
+            for review in nps_dal.reviews_of_contacts(ws, store, clients):
+                if review.get("civ") in (None, civ) and (review[keys.PK], review[keys.SK]) not in known:
+                    self.reviews.append(review)
+                    known.add((review[keys.PK], review[keys.SK]))
         self.trackers = trackers_dal.of_customer(ws, store, civ)
         self.tokens = tokens_dal.of_customer(ws, store, civ)
         known = {t["token"] for t in self.tokens}
@@ -122,10 +130,11 @@ def _watch(state: dict[str, Any] | None) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ access
 
 
-def export_customer(principal: Principal, civ: str, store_slug: str) -> dict[str, Any]:
-    """GET /api/external/customers/{civ}?storeSlug=: everything held about the customer there."""
-    ws = _store(principal, civ, store_slug)
-    found = _Found(ws, store_slug, civ)
+def export_customer(principal: Principal, civ: str, store_slug: str, contacts: Iterable[str] = ()) -> dict[str, Any]:
+    """GET /api/external/customers/{civ}?storeSlug=: everything held about the customer there
+    (``contacts``: their email / phone as NPS reviewer identities, for reviews without loyalty_id)."""
+    ws, clients = _store(principal, civ, store_slug, contacts)
+    found = _Found(ws, store_slug, civ, clients)
     state = get_customer(ws, store_slug, civ)
     tombstone = dal.get_tombstone(ws, store_slug, analytics.erasure_hash(ws, store_slug, civ))
     if found.empty() and state is None and tombstone is None:
@@ -243,15 +252,15 @@ def _plan(ws: str, store: str, civ: str, found: _Found, previous: dict[str, Any]
     )
 
 
-def erase_customer(principal: Principal, civ: str, store_slug: str) -> dict[str, Any]:
+def erase_customer(principal: Principal, civ: str, store_slug: str, contacts: Iterable[str] = ()) -> dict[str, Any]:
     """DELETE /api/external/customers/{civ}?storeSlug=: erase the customer's data at the store and
     subtract them from every aggregate, exactly; a retry or a second call changes nothing more."""
-    ws = _store(principal, civ, store_slug)
+    ws, clients = _store(principal, civ, store_slug, contacts)
     civ_hash = analytics.erasure_hash(ws, store_slug, civ)
     transactions, subtracted, claimed = 0, 0, 0
     for attempt in range(ATTEMPTS):
         tombstone = dal.get_tombstone(ws, store_slug, civ_hash)
-        found = _Found(ws, store_slug, civ)
+        found = _Found(ws, store_slug, civ, clients)
         try:
             if tombstone is not None and tombstone.get("status") == "running":
                 plan = dal.plan_of(tombstone)  # an interrupted erasure: finish it first
@@ -268,7 +277,7 @@ def erase_customer(principal: Principal, civ: str, store_slug: str) -> dict[str,
             continue
         subtracted += plan.visits
         claimed += len(plan.claims)
-        found = _Found(ws, store_slug, civ)  # what exists now (an answer may have come meanwhile)
+        found = _Found(ws, store_slug, civ, clients)  # what exists now (an answer may have come meanwhile)
         deleted = _delete(found, plan.erased_at)
         return _answer(store_slug, plan.erased_at, deleted, transactions, subtracted, claimed)
     raise Conflict(
