@@ -576,3 +576,16 @@ def test_a_manager_of_two_stores_sees_those_only_and_a_removed_users_session_end
     clock[0] += 5
     r = webapp.get("/app")
     assert r.status_code == 303 and r.headers["location"] == "/app/login?expired=1"
+
+
+def test_nps_by_channel_shows_the_channels_names(signed_in, world, history):
+    from revisit.domain import nps
+
+    principal = domain_auth.authenticate(
+        domain_auth.Presented(bearer=world.owner_token, workspace_id=world.workspace_id), frozenset({Kind.OWNER})
+    )
+    nps.add(principal, world.store, "channel", {"code": "web", "name": "Our website"})
+    nps.clear_cache()
+    page = signed_in.get(f"/app/stores/{world.store}").text
+    assert re.search(r'data-channel="web"><th scope="row">Our website</th>', page)
+    assert re.search(r'data-channel="email"><th scope="row">email</th>', page)  # not configured: its code

@@ -64,15 +64,17 @@ def nps_rows(items: list[dict[str, Any]], key: str, names: dict[str, str]) -> li
     ]
 
 
-def _names(principal: Principal, slug: str, kind: str) -> dict[str, str]:
-    """NPS category / channel codes -> their names (the codes stand when the config is unreadable)."""
+def _names(store: dict[str, Any], kind: str) -> dict[str, str]:
+    """NPS category / channel codes -> their names, from the shop's configuration as the NPS API
+    serves it (cached 30 s in the container: no read on most pages); a code stands for itself when
+    the configuration cannot be read or no longer lists it."""
     from revisit.domain import nps
 
     try:
-        items = nps.list_config(principal, slug, kind)
+        items = nps.active(str(store.get("shopId") or ""), kind)
     except Exception:  # the names are a nicety: the codes are shown without them
         return {}
-    return {str(i.get("code")): str(i.get("name") or i.get("label") or i.get("code")) for i in items}
+    return {str(i.get("code")): str(i.get("name") or i.get("code")) for i in items}
 
 
 def trend_block(principal: Principal, slug: str, p: period.Period) -> dict[str, Any]:
@@ -154,11 +156,9 @@ async def store_page(request: Request) -> Response:
             "nps_value": num(nps["nps"], 1) if nps["responses"] else "No NPS answers in this period",
             "nps_ci": interval(nps["scoreCi95"], 1),
             "nps_note": few(nps["responses"], "NPS answer"),
-            "by_channel": nps_rows(
-                nps["byChannel"], "channel", _names(principal, slug, "channel") if nps["byChannel"] else {}
-            ),
+            "by_channel": nps_rows(nps["byChannel"], "channel", _names(store, "channel") if nps["byChannel"] else {}),
             "by_category": nps_rows(
-                nps["byCategory"], "category", _names(principal, slug, "category") if nps["byCategory"] else {}
+                nps["byCategory"], "category", _names(store, "category") if nps["byCategory"] else {}
             ),
         },
     )
