@@ -5,9 +5,9 @@ List-Unsubscribe button). HTML in the store's language, no JavaScript (revisit.h
 from aws_lambda_powertools.event_handler import Response
 
 from revisit import errors, i18n
-from revisit.domain import alerts
+from revisit.domain import alerts, locales
 from revisit.http import pages
-from revisit.http.app import create_app
+from revisit.http.app import create_app, header
 from revisit.observability import logger
 
 app = create_app()
@@ -20,7 +20,8 @@ def _html(page: pages.Page) -> Response:
 
 
 def _not_found() -> Response:
-    t = i18n.text("en")
+    # No store to take the language from: the reader's browser's (Accept-Language), else English.
+    t = i18n.text(locales.choose(None, header(app, "Accept-Language"), None))
     text = t("This link does not exist. Please check the link.")
     return _html(pages.message(404, t, pages.Brand.of(None, "Revisit"), t("Link not found"), text))
 

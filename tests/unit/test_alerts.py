@@ -510,3 +510,18 @@ def test_a_marker_is_claimed_once_released_on_failure_and_taken_over_only_when_s
     assert dal.claim(key, t0 + 10 * lease, lease, expires) is False  # sent: never again
     long_subject = "customer.dissatisfied/downtown-coffee/" + "é" * 400 + "/3"
     assert len(dal.marker(world.workspace_id, world.store, long_subject, "k1")["sk"]) < 100
+
+
+def test_an_unknown_unsubscribe_link_answers_in_the_readers_language(world):
+    """No store to take the language from: the browser's Accept-Language (it was always English)."""
+    event = api_event(
+        "GET",
+        "/alerts/unsubscribe/nonsense",
+        resource="/alerts/unsubscribe/{alertToken}",
+        path_params={"alertToken": "nonsense"},
+        headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+    )
+    page = invoke("alert_unsubscribe", event)
+    assert page.status == 404 and 'lang="fr"' in page.text
+    assert "Link not found" not in page.text  # the French catalog's text
+    assert 'lang="en"' in _page("GET", "nonsense").text  # no header: English
