@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,10 +28,6 @@ from starlette.routing import Route
 from revisit import errors
 from revisit.domain import credentials, locales, nps, surveys, users, webhooks, workspaces
 from revisit.domain.auth import Kind
-from revisit.http.nps_schemas import CreateCategory, CreateChannel, PatchConfig
-from revisit.http.schemas import CreateKey, StoreSettingsPatch
-from revisit.http.tracker_schemas import CreateSurvey, PatchSurvey
-from revisit.http.webhook_schemas import CreateWebhook
 from webapp import auth
 from webapp.pages.people import field_errors, forbidden, member, text
 from webapp.render import not_found, redirect, render
@@ -73,8 +68,12 @@ NOTICES = {
 }
 
 
-def _valid(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    """``data`` as ``model`` (the JSON API's request model); ValidationFailed naming each field."""
+def _valid(model: Any, data: dict[str, Any]) -> Any:
+    """``data`` as ``model`` (the JSON API's request model); ValidationFailed naming each field.
+    The models (pydantic, revisit.http) are imported by the POST handlers that use them, not at
+    import: a cold start serving a GET does not pay for them."""
+    from pydantic import ValidationError
+
     from revisit.http.app import validation_error
 
     try:
@@ -193,6 +192,8 @@ async def store_settings(request: Request) -> Response:
 
 
 async def save_store_settings(request: Request) -> Response:
+    from revisit.http.schemas import StoreSettingsPatch
+
     form = await auth.csrf_form(request)
     me = member(request)
     slug = request.path_params["slug"]
@@ -287,6 +288,8 @@ async def surveys_page(request: Request) -> Response:
 
 
 async def create_survey(request: Request) -> Response:
+    from revisit.http.tracker_schemas import CreateSurvey
+
     form = await auth.csrf_form(request)
     me = member(request)
     slug = request.path_params["slug"]
@@ -307,6 +310,8 @@ async def create_survey(request: Request) -> Response:
 
 
 async def update_survey(request: Request) -> Response:
+    from revisit.http.tracker_schemas import PatchSurvey
+
     form = await auth.csrf_form(request)
     me = member(request)
     slug, survey_id = request.path_params["slug"], request.path_params["survey_id"]
@@ -375,6 +380,8 @@ def _nps_kind(request: Request) -> str | None:
 
 
 async def add_nps(request: Request) -> Response:
+    from revisit.http.nps_schemas import CreateCategory, CreateChannel
+
     form = await auth.csrf_form(request)
     me = member(request)
     slug, kind = request.path_params["slug"], _nps_kind(request)
@@ -398,6 +405,8 @@ async def add_nps(request: Request) -> Response:
 
 
 async def update_nps(request: Request) -> Response:
+    from revisit.http.nps_schemas import PatchConfig
+
     form = await auth.csrf_form(request)
     me = member(request)
     slug, kind, code = request.path_params["slug"], _nps_kind(request), request.path_params["code"]
@@ -458,6 +467,8 @@ async def keys_page(request: Request) -> Response:
 
 
 async def create_key(request: Request) -> Response:
+    from revisit.http.schemas import CreateKey
+
     form = await auth.csrf_form(request)
     me = member(request)
     if not me.is_owner:
@@ -529,6 +540,8 @@ async def webhooks_page(request: Request) -> Response:
 
 
 async def create_webhook(request: Request) -> Response:
+    from revisit.http.webhook_schemas import CreateWebhook
+
     form = await auth.csrf_form(request)
     me = member(request)
     if not me.can_set_up_workspace():
