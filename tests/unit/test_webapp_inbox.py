@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.people_support import invite_and_sign_in, outbox  # noqa: F401 - outbox: a fixture
 from tests.support import api_event, invoke
 from tests.unit.test_feedback_search import SPECS, make_feedback
 from tests.unit.test_feedback_workflow import get as api_get
@@ -226,3 +227,28 @@ def test_a_store_key_cannot_see_another_stores_trackers(webapp, world):  # noqa:
     assert webapp.sign_in(world.workspace_id, world.store_key).status_code == 303
     assert webapp.get(f"/app/stores/{world.other_store}/trackers").status_code == 404
     assert webapp.get(f"/app/stores/{world.store}/trackers").status_code == 200
+
+
+def test_a_viewer_reads_but_cannot_change_and_a_manager_sees_their_store_only(world, ids, table, outbox):  # noqa: F811
+    with invite_and_sign_in(outbox, world, "vi@example.com", "viewer") as viewer:
+        page = viewer.get(f"/app/feedback/{ids[0]}")
+        assert page.status_code == 200 and 'id="workflow"' not in page.text  # no form to change it
+        before = _dump(table)
+        token = viewer.csrf(f"/app/feedback/{ids[0]}")
+        r = viewer.post(f"/app/feedback/{ids[0]}", data={"status": "resolved", "version": "0", "csrf_token": token})
+        assert r.status_code == 403 and "Viewers can read" in r.text and _dump(table) == before
+    with invite_and_sign_in(outbox, world, "ma@example.com", "manager", [world.other_store]) as manager:
+        inbox = manager.get("/app/feedback")  # their one store, chosen for them
+        assert inbox.status_code == 200 and set(_IDS.findall(inbox.text)) == {ids[3], ids[5]}
+        assert "All stores" not in inbox.text
+        assert manager.get("/app/feedback", params={"storeSlug": world.store}).status_code == 404
+        assert manager.get(f"/app/feedback/{ids[0]}").status_code == 404
+        assert manager.get(f"/app/stores/{world.store}/trackers").status_code == 404
+        token = manager.csrf(f"/app/feedback/{ids[3]}")
+        done = manager.post(f"/app/feedback/{ids[3]}", data={"status": "resolved", "note": "Handled", "version": "0",
+                                                              "csrf_token": token})  # fmt: skip
+        assert done.status_code == 303
+        note = api_get(world.workspace_key, ids[3]).json["notes"][0]
+        assert note["author"] == "ma@example.com"  # the person, not a key
+        csv_rows = manager.get("/app/feedback/export").content.decode("utf-8-sig").splitlines()[1:]
+        assert sorted(r.split(",")[0] for r in csv_rows) == sorted([ids[3], ids[5]])
