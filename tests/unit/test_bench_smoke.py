@@ -66,6 +66,12 @@ def test_quick_bench_runs_and_reports_every_section(tmp_path: Path) -> None:
     scheduler = growth["scheduler"]
     assert len({r["calls"] for r in scheduler.values()}) == 1  # follows the due trackers only
 
+    trends = results["trends"]  # the series, the stores view, import (issue 16)
+    assert trends["by_store_size"]["seeding_check"]["equal"]
+    for name, rows in trends["by_store_size"]["endpoints"].items():
+        assert len({r["calls"] for r in rows.values()}) == 1, name  # independent of the store's size
+    assert trends["import"]["exact"] and trends["import"]["resumed_new_stream_records"] == 0
+
     assert results["memory"]["memory"]["token"]["requests"] == doc["meta"]["config"]["memory_requests"]
     assert results["sizes"]["functions"]["token"]
     assert results["cost"]["available"] and results["cost"]["total_per_million"] > 0
