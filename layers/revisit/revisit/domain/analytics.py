@@ -686,7 +686,8 @@ def bucket_start(day: date, zone: tzinfo) -> datetime:
     """The UTC hour a bucket beginning on local ``day`` starts at: the UTC hour that contains the
     day's first instant (local midnight, or the end of a DST gap at midnight). In a whole-hour zone
     that is local midnight itself; in a quarter- or half-hour zone (Asia/Kathmandu +05:45, Asia/Kolkata
-    +05:30) the bucket starts 45 / 30 minutes before local midnight (docs/metrics.md, "Series")."""
+    +05:30) the bucket starts 15 / 30 minutes before local midnight, at 23:45 / 23:30 local
+    (docs/metrics.md, "Trends: the series")."""
     first = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
     return first.replace(minute=0, second=0, microsecond=0)
 
