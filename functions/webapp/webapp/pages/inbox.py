@@ -45,7 +45,9 @@ def _query(me: auth.Identity, asked: dict[str, str], extra: dict[str, str]) -> t
     """(principal, the API's validated query) for what the page was asked; a person who sees some
     stores only always searches one of them (the first when none is chosen)."""
     params = dict(asked)
-    if me.stores is not None and not params.get("storeSlug") and me.stores:
+    if me.stores is not None and not params.get("storeSlug"):
+        if not me.stores:  # a person with no store: nothing to search (never the whole workspace)
+            raise errors.NotFound("No store to show.")
         params["storeSlug"] = me.stores[0]
     slug = params.get("storeSlug")
     if slug and not me.can_see(slug):
