@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import html
+import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -245,6 +246,31 @@ def test_logout_needs_the_sessions_csrf_token_and_ends_the_session(signed_in, wo
     assert r.status_code == 303 and r.headers["location"] == "/app/login?signed_out=1"
     assert session_cookie(signed_in) is None
     assert signed_in.get("/app").status_code == 303
+
+
+def test_a_copy_of_a_logged_out_cookie_is_no_session(signed_in, world, table):
+    """Logout ends the session itself, not only the browser's cookie: a copy taken before (a
+    shared computer, a stolen cookie) is refused on this container at once and, through the
+    table, on a fresh one (it lasted until its idle expiry)."""
+    from revisit.domain import users
+
+    copied = session_cookie(signed_in)
+    assert copied and signed_in.get("/app").status_code == 200
+    assert signed_in.post_form("/app/logout", {}).status_code == 303
+    with WebApp() as thief:
+        thief.cookies.set(auth.SESSION_COOKIE, copied)
+        assert thief.get("/app").status_code == 303  # this container knows at once
+        users.clear_cache()  # another container: it reads the table
+        r = thief.get("/app")
+        assert r.status_code == 303 and r.headers["location"].startswith("/app/login")
+    items = table.scan(TableName=os.environ["TABLE_NAME"])["Items"]
+    ended = [i for i in items if i.get("type", {}).get("S") == "session_ended"]
+    assert len(ended) == 1 and "expiresAtEpoch" in ended[0]
+    sid = auth._serializer("session").loads(copied)["sid"]
+    assert copied not in str(ended) and sid not in str(ended)  # a hash of the session id only
+    with WebApp() as other:  # another session of the same owner is untouched
+        other.sign_in(world.workspace_id, world.owner_token)
+        assert other.get("/app").status_code == 200
 
 
 def test_every_form_of_the_core_pages_carries_the_csrf_field(signed_in, world):

@@ -8,8 +8,10 @@ credential cache (``revisit.domain.auth``), so a revoked key's session ends with
 bound (5 s); a user's session is resolved by ``revisit.domain.users`` (removing a user ends it).
 
 Lifetime: ``IDLE_SECONDS`` after the last request (each page renews the cookie), never more than
-``MAX_SECONDS`` after sign-in. Logout deletes the cookie; the cookie carries no server-side state,
-so a copy taken before logout lasts until its own expiry at most (30 min idle).
+``MAX_SECONDS`` after sign-in. Logout deletes the cookie and marks the session id as ended in the
+table (``revisit.domain.users.end_session``): a copy of the cookie taken before stops working at
+once on the container that signed out and within 5 s on the others (one GetItem per session,
+container and 5 s).
 
 CSRF: every form carries ``csrf_token`` = HMAC(key, session id); every POST checks it
 (:func:`csrf_form`). The sign-in form, before any session, is bound the same way to a short
@@ -196,6 +198,11 @@ def start_user_session(
 
 
 def end_session(request: Request, response: Response) -> None:
+    """Logout: the cookie is deleted and the session id marked as ended in the table, so a copy
+    of the cookie taken before stops working too (within the 5 s re-check on other containers)."""
+    payload = _read(request, SESSION_COOKIE, "session")
+    if payload is not None and payload.get("sid"):
+        users.end_session(payload["sid"], int(payload.get("iat", _clock())) + MAX_SECONDS)
     _delete_cookie(request, response, SESSION_COOKIE)
 
 
@@ -260,6 +267,8 @@ def current(request: Request) -> Identity:
     at = _clock()
     if at - payload["seen"] >= IDLE_SECONDS or at - payload["iat"] >= MAX_SECONDS:
         raise NotSignedIn("expired")
+    if users.session_ended(payload["sid"]):  # signed out (a copy of a logged-out cookie)
+        raise NotSignedIn("none")
     me = _resolve_user(payload) if payload.get("sub") == "user" else _resolve_key(payload)
     request.scope["revisit.identity"] = me
     if at - payload["seen"] >= RENEW_AFTER_SECONDS:  # sliding expiry: SessionCookies sets it

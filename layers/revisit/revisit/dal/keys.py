@@ -353,6 +353,11 @@ def signin_link(token_hash: str) -> dict[str, str]:
     return {PK: f"SIGNIN#{token_hash}", SK: META}
 
 
+def ended_session(session_hash: str) -> dict[str, str]:
+    """A web-app session signed out (logout): its id's hash; deleted by TTL when the session would have expired."""
+    return {PK: f"WEBSESSIONEND#{session_hash}", SK: META}
+
+
 def signin_quota(email_hash: str, hour: str) -> dict[str, str]:
     return {PK: f"SIGNINQUOTA#{email_hash}", SK: f"H#{hour}"}
 

@@ -129,6 +129,24 @@ def count_request(email_hash: str, hour: str, limit: int, expires_epoch: int) ->
     return int((updated or {}).get("count", 0))
 
 
+# ------------------------------------------------------------------ ended sessions
+
+
+def end_session(session_hash: str, expires_epoch: int) -> None:
+    """Mark a session as signed out until it would have expired anyway (TTL then deletes it)."""
+    item = {**keys.ended_session(session_hash), keys.TYPE: "session_ended", keys.TTL: expires_epoch}
+    try:
+        table.client.put_item(TableName=table.TABLE, Item=table.serialize(item))
+    except ClientError as exc:
+        raise table.translate(exc) from None
+
+
+def session_ended(session_hash: str, now_epoch: int) -> bool:
+    """Whether the session was signed out (a marker past its TTL is gone, whatever DynamoDB still holds)."""
+    item = table.get(keys.ended_session(session_hash))
+    return bool(item) and int(item.get(keys.TTL, 0)) > now_epoch
+
+
 # ------------------------------------------------------------------ audit log
 
 

@@ -36,7 +36,7 @@ from revisit.domain import workspaces
 from revisit.domain.auth import REVOCATION_BOUND_SECONDS, Kind, Principal, trusted_seconds
 from revisit.domain.cache import MISSING, TtlCache
 from revisit.domain.nps import TooManyRequests
-from revisit.domain.util import iso, now, random_base62
+from revisit.domain.util import iso, now, random_base62, sha256_hex
 from revisit.errors import Conflict, Forbidden, Gone, NotFound, field_error
 
 LINK_LIFETIME = timedelta(minutes=15)
@@ -462,8 +462,32 @@ def session_identity(workspace_id: str, user_id: str, extra: dict[str, Any] | No
     }
 
 
+_ended = TtlCache(max_entries=4096)  # session id hash -> signed out (True), or not as of <= 5 s ago
+
+
+def end_session(session_id: str, until_epoch: int) -> None:
+    """Logout: the session is over on every container - at once on this one, within
+    :func:`recheck_seconds` on the others - even for a copy of its cookie. The marker is kept
+    until the session would have expired anyway (``until_epoch``)."""
+    key = sha256_hex(f"web-session|{session_id}")
+    dal.end_session(key, until_epoch)
+    _ended.put(key, True, max(until_epoch - now().timestamp(), 1))
+
+
+def session_ended(session_id: str) -> bool:
+    """Whether the session was signed out: one GetItem per session, container and 5 s."""
+    key = sha256_hex(f"web-session|{session_id}")
+    hit = _ended.get(key)
+    if hit is not MISSING:
+        return bool(hit)
+    ended = dal.session_ended(key, int(now().timestamp()))
+    _ended.put(key, ended, 3600 if ended else recheck_seconds())
+    return ended
+
+
 def clear_cache() -> None:
     _sessions.clear()
+    _ended.clear()
 
 
 # ------------------------------------------------------------------ audit log
