@@ -100,10 +100,18 @@ SHAPES: dict[str, dict[str, Any]] = {
         logoUrl=_s(nullable=True),
         reviewPrompt={"type": ["object", "null"]},
         questions={"type": ["object", "null"]},
-        alertEmails={"type": "array", "items": _s("email"), "maxItems": 10,
-                     "description": "who gets alert emails and the weekly digest ([] = off)"},  # fmt: skip
-        alertMaxRating={"type": "integer", "minimum": 1, "maximum": 5,
-                        "description": "an answer rated at or below this alerts (default 2)"},  # fmt: skip
+        alertEmails={
+            "type": "array",
+            "items": _s("email"),
+            "maxItems": 10,
+            "description": "who gets alert emails and the weekly digest ([] = off)",
+        },
+        alertMaxRating={
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 5,
+            "description": "an answer rated at or below this alerts (default 2)",
+        },
         weeklyDigest={"type": "boolean", "description": "the weekly digest to the alert addresses (default true)"},
         retentionMonths={
             "type": ["integer", "null"],
@@ -487,8 +495,11 @@ RESPONSES: dict[str, tuple[str, dict[str, Any]]] = {
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}
 PATH_PARAMETERS = {  # what each path parameter looks like (anything else cannot name a resource: 404)
     "token": {"type": "string", "pattern": "^tkn_[A-Za-z0-9]{22}$", "description": "a survey link's token"},
-    "alertToken": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,256}\\.[0-9a-f]{32}$",
-                   "description": "an alert email's unsubscribe token"},  # fmt: skip
+    "alertToken": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{8,256}\\.[0-9a-f]{32}$",
+        "description": "an alert email's unsubscribe token",
+    },
     "storeSlug": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
     "kind": {"enum": ["categories", "channels"]},
     "civ": {"type": "string", "minLength": 1, "maxLength": 256, "description": "the customer's civ at the store"},
@@ -523,7 +534,8 @@ SUMMARIES = {
     "GET /api/campaigns": "The workspace's campaign tokens",
     "DELETE /api/campaigns/{campaignId}": "Close a campaign token",
     "GET /api/external/feedback": (
-        "Search answers by store, date, rating, order id, civ, source, text, comment, status, assignee, tag; cursor paging"
+        "Search answers by store, date, rating, order id, civ, source, text, comment, status, assignee, tag;"
+        " cursor paging"
     ),
     "GET /api/external/feedback/export": "Export the matches as spreadsheet-safe CSV or JSON Lines, 5 MB a page",
     "GET /api/external/dashboard": (
