@@ -70,3 +70,23 @@ def test_observability_module_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_web_apps_start_loads_neither_pydantic_nor_the_rest_resolver():
+    """The sign-in page, the overview and a store's dashboard need no request model: pydantic and
+    the JSON API's glue load with the first form that uses them (the inbox, a setup page), not
+    at every container's start (they cost ~140 ms of the web app's cold start)."""
+    webapp = ROOT / "functions" / "webapp"
+    code = (
+        f"import sys; sys.path[:0] = [{str(webapp)!r}]; import app; "
+        "assert callable(app.lambda_handler); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' "
+        "or m.startswith(('aws_lambda_powertools.event_handler', 'revisit.http'))))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "PYTHONPATH"))}
+    env |= {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "TABLE_NAME": "revisit-unit"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=webapp, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

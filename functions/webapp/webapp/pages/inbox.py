@@ -8,9 +8,8 @@ answer of a store the identity may not see, or an unknown id: the 404 page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,10 +17,11 @@ from starlette.routing import Route
 from revisit import errors
 from revisit.domain import feedback, workflow, workspaces
 from revisit.domain.util import iso_or_none
-from revisit.http.app import validation_error
-from revisit.http.schemas import FeedbackQuery
 from webapp import auth
 from webapp.render import not_found, redirect, render
+
+if TYPE_CHECKING:
+    from revisit.http.schemas import FeedbackQuery
 
 # The filters of the page, by the API's names (the query string of /app/feedback and of the export).
 FILTERS = ("storeSlug", "from", "to", "minRating", "maxRating", "hasComment", "civ", "orderId", "source",
@@ -52,6 +52,13 @@ def _query(me: auth.Identity, asked: dict[str, str], extra: dict[str, str]) -> t
     slug = params.get("storeSlug")
     if slug and not me.can_see(slug):
         raise errors.NotFound(f"Store '{slug}' does not exist.")
+    # pydantic and the API's models on the inbox's first request, not at every container's start
+    # (the store page, the overview and the sign-in page need neither).
+    from pydantic import ValidationError
+
+    from revisit.http.app import validation_error
+    from revisit.http.schemas import FeedbackQuery
+
     try:
         q = FeedbackQuery.model_validate({**params, **extra})
     except ValidationError as exc:
