@@ -137,6 +137,16 @@ def test_idempotency_key_returns_the_same_token(world, table):
     assert len(all_items(table, "token")) == 1
 
 
+@pytest.mark.parametrize("key", ["\ud800", "", "k" * 256, "caf\u00e9", "a\nb"])
+def test_a_bad_idempotency_key_on_token_creation_is_a_400_naming_it(world, table, key):
+    """Found by the route fuzzing: a lone surrogate could not be hashed (500); the key is held to
+    what the submit route already required, 1-255 printable ASCII characters."""
+    reply = new_token(world, headers={"Idempotency-Key": key})
+    assert reply.status == 400, reply.text
+    assert "Idempotency-Key" in json.dumps(reply.json)
+    assert all_items(table, "token") == [] and all_items(table, "idempotency") == []
+
+
 # ---------------------------------------------------------------- submission
 
 

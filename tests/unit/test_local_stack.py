@@ -208,7 +208,7 @@ def test_the_real_template():
 def test_the_real_template_lists_what_it_does_not_emulate():
     skipped = load_template().not_emulated()
     kinds = [entry.rsplit(" (", 1)[1].rstrip(")") for entry in skipped]
-    assert kinds.count("AWS::CloudWatch::Alarm") == 3
+    assert kinds.count("AWS::CloudWatch::Alarm") == 4  # a dead-letter queue's each
     assert "ApiAccessLogs (AWS::Logs::LogGroup)" in skipped
     assert "ApiGatewayCloudWatchRole (AWS::IAM::Role)" in skipped
     assert not {"AWS::Serverless::Function", "AWS::DynamoDB::Table", "AWS::SQS::Queue"} & set(kinds)

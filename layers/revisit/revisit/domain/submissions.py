@@ -7,7 +7,6 @@ Retry-safe: a submit whose response was lost can be sent again and gets the firs
 from __future__ import annotations
 
 import random
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,11 +18,10 @@ from revisit.dal import tokens as tokens_dal
 from revisit.dal import trackers as trackers_dal
 from revisit.domain import reports, tokens
 from revisit.domain.util import iso, new_id, now, sha256_hex
-from revisit.errors import Conflict, field_error
+from revisit.errors import Conflict
 
 REPLAY_WINDOW = timedelta(hours=24)  # how long after use a retry still gets the first answer
 MAX_ATTEMPTS = 8  # transactions tried when concurrent ones on the same token conflict
-IDEMPOTENCY_KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # 1-255 printable ASCII characters
 
 
 @dataclass(frozen=True)
@@ -37,11 +35,6 @@ class Submitted:
 def request_hash(rating: int, comment: str | None, civ: str | None) -> str:
     """SHA-256 of the canonical JSON of the normalised answer (an empty comment or civ = none)."""
     return tokens.fingerprint({"rating": rating, "comment": comment or None, "civ": civ or None})
-
-
-def check_idempotency_key(value: str | None) -> None:
-    if value is not None and not IDEMPOTENCY_KEY_RE.match(value):
-        raise field_error("Idempotency-Key", "must be 1-255 printable ASCII characters")
 
 
 def submit(
@@ -68,7 +61,7 @@ def submit(
     language and the store), so it is not read twice; the write is conditional on the token's
     state all the same, and a stale record only costs the re-read of a lost race.
     """
-    check_idempotency_key(idempotency_key)
+    tokens.check_idempotency_key(idempotency_key)
     at = now()
     epoch = int(at.timestamp())
     answer_hash = request_hash(rating, comment, civ)

@@ -51,6 +51,16 @@ def _public(token: dict[str, Any], base_url: str) -> dict[str, Any]:
     return out
 
 
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x20-\x7e]{1,255}$")  # 1-255 printable ASCII characters
+
+
+def check_idempotency_key(value: str | None) -> None:
+    """An ``Idempotency-Key`` header (token creation, campaign submits): 400 naming it unless it
+    is 1-255 printable ASCII characters (a lone surrogate could not even be hashed: a 500)."""
+    if value is not None and not IDEMPOTENCY_KEY_RE.match(value):
+        raise field_error("Idempotency-Key", "must be 1-255 printable ASCII characters")
+
+
 def create_one_time(
     principal: Principal,
     store_slug: str,
@@ -63,6 +73,7 @@ def create_one_time(
 ) -> tuple[dict[str, Any], bool]:
     """Create a one-time token. Returns (response, replayed) - replayed when the Idempotency-Key
     was seen before with the same request, in which case the first token is returned again."""
+    check_idempotency_key(idempotency_key)
     principal.require_store(store_slug)
     created = now()
     expires = created + timedelta(days=_ttl_days(expires_in_days))
