@@ -5,7 +5,6 @@ from aws_lambda_powertools.event_handler import Response
 
 from revisit.domain import feedback, reports
 from revisit.domain.auth import Kind
-from revisit.domain.util import iso_or_none
 from revisit.http.analytics_schemas import DashboardQuery
 from revisit.http.app import create_app, json_response, principal, query
 from revisit.http.schemas import FeedbackQuery
@@ -14,36 +13,18 @@ from revisit.observability import logger
 app = create_app()
 
 
-def _filters(q: FeedbackQuery) -> feedback.Filters:
-    return feedback.Filters(
-        store_slug=q.storeSlug,
-        from_ts=iso_or_none(q.from_),
-        to_ts=iso_or_none(q.to),
-        min_rating=q.minRating,
-        max_rating=q.maxRating,
-        order_id=q.orderId,
-        civ=q.civ,
-        source=q.source,
-        text=q.q,
-        has_comment=q.hasComment,
-        status=q.status,
-        assignee=q.assignee,
-        tag=q.tag,
-    )
-
-
 @app.get("/api/external/feedback")
 def search():
     caller = principal(app, Kind.API, Kind.OWNER)
     q = query(app, FeedbackQuery)
-    return json_response(200, feedback.search(caller, _filters(q), q.limit, q.cursor))
+    return json_response(200, feedback.search(caller, q.filters(), q.limit, q.cursor))
 
 
 @app.get("/api/external/feedback/export")
 def export():
     caller = principal(app, Kind.API, Kind.OWNER)
     q = query(app, FeedbackQuery)
-    text, next_cursor, rows = feedback.export(caller, _filters(q), q.format, q.cursor)
+    text, next_cursor, rows = feedback.export(caller, q.filters(), q.format, q.cursor)
     headers = {
         "Content-Disposition": f'attachment; filename="feedback.{q.format}"',
         "X-Revisit-Rows": str(rows),

@@ -16,7 +16,6 @@ from starlette.routing import Route
 
 from revisit import errors
 from revisit.domain import feedback, workflow, workspaces
-from revisit.domain.util import iso_or_none
 from webapp import auth
 from webapp.render import not_found, redirect, render
 
@@ -67,25 +66,6 @@ def _query(me: auth.Identity, asked: dict[str, str], extra: dict[str, str]) -> t
     return principal, q
 
 
-def filters_of(q: FeedbackQuery) -> feedback.Filters:
-    """The domain's filters of the API's query (as functions/feedback/app.py builds them)."""
-    return feedback.Filters(
-        store_slug=q.storeSlug,
-        from_ts=iso_or_none(q.from_),
-        to_ts=iso_or_none(q.to),
-        min_rating=q.minRating,
-        max_rating=q.maxRating,
-        order_id=q.orderId,
-        civ=q.civ,
-        source=q.source,
-        text=q.q,
-        has_comment=q.hasComment,
-        status=q.status,
-        assignee=q.assignee,
-        tag=q.tag,
-    )
-
-
 OPTIONAL = ("comment", "civ", "orderId", "source", "assignee", "noteCount", "channel", "imported", "externalId")
 
 
@@ -110,7 +90,7 @@ async def inbox(request: Request) -> Response:
                            "more_open": bool(set(asked) & set(MORE))}  # fmt: skip
     try:
         principal, q = _query(me, asked, {"limit": str(PAGE_SIZE), **({"cursor": cursor} if cursor else {})})
-        page = feedback.search(principal, filters_of(q), q.limit, q.cursor)
+        page = feedback.search(principal, q.filters(), q.limit, q.cursor)
     except errors.ValidationFailed as exc:
         ctx["problems"] = exc.details or [{"field": "", "message": exc.message}]
         ctx["more_open"] = True
@@ -130,7 +110,7 @@ async def export(request: Request) -> Response:
         principal, q = _query(me, _asked(request), {"format": "csv", **({"cursor": cursor} if cursor else {})})
     except errors.ValidationFailed:
         return await inbox(request)
-    text, next_cursor, rows = feedback.export(principal, filters_of(q), "csv", q.cursor)
+    text, next_cursor, rows = feedback.export(principal, q.filters(), "csv", q.cursor)
     headers = {
         "Content-Disposition": 'attachment; filename="feedback.csv"',
         "Cache-Control": "private, no-store",

@@ -25,8 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from revisit.domain import locales
+from revisit.domain import feedback, locales
 from revisit.domain import workflow as feedback_rules
+from revisit.domain.util import iso_or_none
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -449,6 +450,24 @@ class FeedbackQuery(Strict):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from must not be after to")
         return self
+
+    def filters(self) -> feedback.Filters:
+        """The domain's search filters of this query: the JSON API's and the web app's inbox's."""
+        return feedback.Filters(
+            store_slug=self.storeSlug,
+            from_ts=iso_or_none(self.from_),
+            to_ts=iso_or_none(self.to),
+            min_rating=self.minRating,
+            max_rating=self.maxRating,
+            order_id=self.orderId,
+            civ=self.civ,
+            source=self.source,
+            text=self.q,
+            has_comment=self.hasComment,
+            status=self.status,
+            assignee=self.assignee,
+            tag=self.tag,
+        )
 
 
 class FeedbackPatch(Strict):
