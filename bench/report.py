@@ -135,7 +135,7 @@ def cold_rows(cold: dict[str, Any]) -> list[dict[str, str]]:
             if name == "webapp":
                 cause = (
                     f"import {r['import_ms']:.0f} ms vs {base['import_ms']:.0f} ms (+{extra_import:.0f} ms: Starlette, "
-                    f"Jinja2, Mangum and asyncio, every page module with the JSON API's pydantic request models), "
+                    f"Jinja2, Mangum and asyncio, every page module; pydantic loads with the first form), "
                     f"first request {r['first_request_ms']:.0f} ms vs {base['first_request_ms']:.0f} ms "
                     f"(+{extra_first:.0f} ms: the session's credential, 12 DynamoDB calls of a store page, and "
                     "compiling its templates - which the function `sam build` ships has compiled already)"
