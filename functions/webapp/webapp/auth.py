@@ -37,7 +37,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from revisit import errors
+from revisit import errors, hashing
 from revisit.config import settings
 from revisit.domain import auth as domain_auth
 from revisit.domain import users
@@ -112,14 +112,8 @@ class Identity:
 @functools.cache
 def _secret() -> bytes:
     config = settings()
-    if config.webapp_session_secret:
-        return config.webapp_session_secret.encode()
-    if not config.webapp_session_secret_arn.startswith("arn:"):
-        raise RuntimeError("WEBAPP_SESSION_SECRET_ARN (or WEBAPP_SESSION_SECRET) must be set")
-    import boto3
-
-    client = boto3.client("secretsmanager", region_name=config.region)
-    return client.get_secret_value(SecretId=config.webapp_session_secret_arn)["SecretString"].encode()
+    names = "WEBAPP_SESSION_SECRET_ARN (or WEBAPP_SESSION_SECRET)"
+    return hashing.deployment_secret(config.webapp_session_secret, config.webapp_session_secret_arn, names)
 
 
 @functools.cache

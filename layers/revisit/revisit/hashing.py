@@ -13,17 +13,24 @@ import hmac
 from revisit.config import settings
 
 
+def deployment_secret(value: str | None, arn: str, names: str) -> bytes:
+    """A per-deployment secret: ``value`` itself (local stack, tests), else the Secrets Manager
+    secret ``arn`` that CloudFormation generated. ``names`` says which settings to set when
+    neither is. Callers cache it: one read per container."""
+    if value:
+        return value.encode()
+    if not arn.startswith("arn:"):
+        raise RuntimeError(f"{names} must be set")
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=settings().region)
+    return client.get_secret_value(SecretId=arn)["SecretString"].encode()
+
+
 @functools.cache
 def _key() -> bytes:
     config = settings()
-    if config.hash_secret:
-        return config.hash_secret.encode()
-    if not config.hash_secret_arn.startswith("arn:"):
-        raise RuntimeError("HASH_SECRET_ARN (or HASH_SECRET) must be set")
-    import boto3
-
-    client = boto3.client("secretsmanager", region_name=config.region)
-    return client.get_secret_value(SecretId=config.hash_secret_arn)["SecretString"].encode()
+    return deployment_secret(config.hash_secret, config.hash_secret_arn, "HASH_SECRET_ARN (or HASH_SECRET)")
 
 
 def keyed_hash(text: str) -> str:
